@@ -1,0 +1,117 @@
+"""The Litestar app factory: one code base for the embedded and the scaled deployment."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from studyhall import __version__
+from studyhall.config import Settings, load_settings
+from studyhall.identity import routes as identity_routes
+from studyhall.identity import tasks as identity_tasks
+from studyhall.identity.dependencies import provide_actor, provide_optional_actor
+from studyhall.platform import health
+from studyhall.platform.clock import Clock
+from studyhall.platform.csrf import SessionCsrfMiddleware, csrf_config
+from studyhall.platform.errors import EXCEPTION_HANDLERS
+from studyhall.platform.http import provide_db, provide_platform
+from studyhall.platform.jobs import JobRegistry, Worker
+from studyhall.platform.metrics import JOBS_RUN
+from studyhall.platform.observe import ObservedApp
+from studyhall.platform.runtime import Platform
+from studyhall.web import routes as web_routes
+
+WEB_DIR = Path(__file__).parent / "web"
+logger = logging.getLogger("studyhall.app")
+
+
+def job_registry() -> JobRegistry:
+    """Every domain's jobs, in one registry the worker serves."""
+    registry = JobRegistry()
+    identity_tasks.register_jobs(registry)
+    return registry
+
+
+def build_worker(platform: Platform, registry: JobRegistry | None = None) -> Worker:
+    settings = platform.settings
+    return Worker(
+        platform.sessions,
+        platform.clock,
+        registry or job_registry(),
+        owner=f"{socket.gethostname()}:{os.getpid()}",
+        lease_seconds=settings.job_lease_seconds,
+        poll_seconds=settings.job_poll_seconds,
+        concurrency=settings.worker_concurrency,
+        wakeups=platform.pubsub,
+        on_finished=lambda kind, outcome: JOBS_RUN.labels(kind, outcome).inc(),
+    )
+
+
+def create_litestar(settings: Settings, *, clock: Clock | None = None) -> Litestar:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        platform = await Platform.start(settings, clock=clock)
+        app.state.platform = platform
+        stop = asyncio.Event()
+        worker_task = None
+        if settings.worker_in_app:
+            worker_task = asyncio.create_task(build_worker(platform).run(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            if worker_task is not None:
+                await worker_task
+            await platform.close()
+
+    return Litestar(
+        route_handlers=[
+            *health.ROUTES,
+            *identity_routes.ROUTES,
+            *web_routes.ROUTES,
+            create_static_files_router(path="/static", directories=[WEB_DIR / "static"]),
+        ],
+        dependencies={
+            "platform": Provide(provide_platform, sync_to_thread=False),
+            "db": Provide(provide_db),
+            "optional_actor": Provide(provide_optional_actor),
+            "actor": Provide(provide_actor),
+        },
+        lifespan=[lifespan],
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[
+            DefineMiddleware(
+                SessionCsrfMiddleware,
+                config=csrf_config(settings.secret_key, secure=settings.cookie_secure),
+            )
+        ],
+        request_max_body_size=settings.max_body_bytes,
+        template_config=TemplateConfig(directory=WEB_DIR / "templates", engine=JinjaTemplateEngine),
+        openapi_config=OpenAPIConfig(
+            title="studyhall",
+            version=__version__,
+            path="/schema",
+            render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
+        ),
+        debug=False,
+    )
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> ObservedApp:
+    """The ASGI app uvicorn serves (``studyhall.app:create_app`` with ``--factory``)."""
+    settings = settings or load_settings()
+    return ObservedApp(create_litestar(settings, clock=clock), access_log=settings.access_log)

@@ -1,0 +1,187 @@
+"""The ``studyhall`` command: serve, worker, migrate, user management."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import click
+import uvicorn
+
+from studyhall.config import Settings, SettingsError, load_settings
+from studyhall.platform.auth import Role
+from studyhall.platform.errors import DomainError
+from studyhall.platform.logging import configure_logging
+from studyhall.platform.migrate import upgrade
+from studyhall.platform.runtime import Platform
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _with_platform(settings: Settings, work: Callable[[Platform], Awaitable[T]]) -> T:
+    async def run() -> T:
+        platform = await Platform.start(settings)
+        try:
+            return await work(platform)
+        finally:
+            await platform.close()
+
+    try:
+        return asyncio.run(run())
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """studyhall: mock exams, live quizzes, courses, chat and share links."""
+
+
+@main.command()
+def migrate() -> None:
+    """Bring the database schema up to date (safe to run repeatedly)."""
+    settings = _settings()
+    configure_logging(settings.log_level)
+    upgrade(settings)
+    click.echo(f"Database is up to date ({settings.deployment} deployment).")
+
+
+def _refuse_multiple_workers(settings: Settings, workers: int) -> None:
+    if workers <= 1:
+        return
+    if settings.is_sqlite:
+        raise click.UsageError(
+            "The embedded deployment (SQLite) runs as one process. To run several workers, "
+            "set STUDYHALL_DATABASE_URL to PostgreSQL and STUDYHALL_REDIS_URL to Redis."
+        )
+    if not settings.redis_url:
+        raise click.UsageError(
+            "Several app processes share hot state and pub/sub through Redis: "
+            "set STUDYHALL_REDIS_URL."
+        )
+
+
+def _prepare_multiprocess_metrics(settings: Settings) -> None:
+    """Each worker writes its metrics here; any worker's /metrics sums them all."""
+    directory = settings.data_dir / "prometheus"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+
+
+def _print_demo_logins(settings: Settings) -> None:
+    from studyhall.demo import seed_demo
+
+    logins = _with_platform(settings, seed_demo)
+    click.echo("Demo logins:")
+    for login in logins:
+        click.echo(f"  {login.role:<8} {login.email:<26} password: {login.password}")
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to bind (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default 8000).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, help="App processes.")
+@click.option("--demo", is_flag=True, help="Create demo users and content, print the logins.")
+def serve(host: str | None, port: int | None, workers: int, demo: bool) -> None:
+    """Serve the web app and API (the embedded deployment migrates first)."""
+    settings = _settings()
+    configure_logging(settings.log_level)
+    _refuse_multiple_workers(settings, workers)
+    if settings.deployment == "embedded":
+        upgrade(settings)
+    if demo:
+        _print_demo_logins(settings)
+    if workers > 1:
+        _prepare_multiprocess_metrics(settings)
+    bind_host = host or settings.host
+    bind_port = port or settings.port
+    click.echo(f"studyhall is serving on http://{bind_host}:{bind_port}  (Ctrl+C to stop)")
+    uvicorn.run(
+        "studyhall.app:create_app",
+        factory=True,
+        host=bind_host,
+        port=bind_port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@main.command()
+def worker() -> None:
+    """Run background jobs (scoring, webhooks, emails) until stopped."""
+    from studyhall.app import build_worker
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+
+    async def run(platform: Platform) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        click.echo("studyhall worker is running (Ctrl+C to stop)")
+        await build_worker(platform).run(stop)
+
+    _with_platform(settings, run)
+
+
+@main.group()
+def user() -> None:
+    """Manage user accounts."""
+
+
+@user.command("create")
+@click.argument("email")
+@click.option("--password", required=True, help="At least 8 characters.")
+@click.option(
+    "--role", type=click.Choice([role.value for role in Role]), required=True, help="Account role."
+)
+@click.option("--name", default=None, help="Display name (default: the part before @).")
+def user_create(email: str, password: str, role: str, name: str | None) -> None:
+    """Create an account with the given role."""
+    from studyhall.identity import service
+
+    async def create(platform: Platform) -> str:
+        async with platform.sessions() as session, session.begin():
+            created = await service.register(
+                session,
+                platform,
+                email=email,
+                password=password,
+                name=name or email.split("@", 1)[0],
+                role=Role(role),
+            )
+            return f"Created {created.role} {created.email} (id {created.id})"
+
+    click.echo(_with_platform(_settings(), create))
+
+
+@user.command("list")
+@click.option("--role", type=click.Choice([role.value for role in Role]), default=None)
+def user_list(role: str | None) -> None:
+    """List accounts (oldest first)."""
+    from studyhall.identity import repository
+
+    async def listing(platform: Platform) -> list[str]:
+        async with platform.sessions() as session:
+            users = await repository.list_users(session, role=role, limit=100_000, offset=0)
+            return [f"{u.id}  {u.role:<8} {u.email:<32} {u.name}" for u in users]
+
+    for line in _with_platform(_settings(), listing):
+        click.echo(line)

@@ -1,0 +1,1 @@
+"""Users, roles, cohorts, login, tokens and browser sessions."""

@@ -1,0 +1,1 @@
+"""Infrastructure every domain uses: database, hot state, pub/sub, jobs, auth, errors."""

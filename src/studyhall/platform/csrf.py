@@ -1,0 +1,64 @@
+"""CSRF protection for requests that carry ambient credentials (the session cookie).
+
+Pages use Litestar's double-submit token (a signed cookie echoed in a form
+field or the ``X-CSRF-Token`` header). API calls that authenticate with a
+bearer token, or carry no session cookie at all, have no ambient credential
+to abuse and pass straight through.
+"""
+
+from __future__ import annotations
+
+from litestar.config.csrf import CSRFConfig
+from litestar.exceptions import PermissionDeniedException
+from litestar.middleware.csrf import CSRFMiddleware
+from litestar.enums import ScopeType
+from litestar.types import Receive, Scope, Send
+
+from studyhall.platform.errors import DomainError
+from studyhall.platform.http import SESSION_COOKIE
+
+CSRF_COOKIE = "studyhall_csrf"
+CSRF_HEADER = "x-csrf-token"
+
+
+class CsrfFailed(DomainError):
+    status = 403
+    code = "csrf_failed"
+    title = "The form has expired or did not come from this site; reload and try again"
+
+
+def csrf_config(secret: str, *, secure: bool) -> CSRFConfig:
+    return CSRFConfig(
+        secret=secret,
+        cookie_name=CSRF_COOKIE,
+        header_name=CSRF_HEADER,
+        cookie_secure=secure,
+        cookie_httponly=True,
+        cookie_samesite="lax",
+    )
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value
+    return None
+
+
+def _has_session_cookie(scope: Scope) -> bool:
+    cookie = _header(scope, b"cookie")
+    return cookie is not None and SESSION_COOKIE.encode() + b"=" in cookie
+
+
+class SessionCsrfMiddleware(CSRFMiddleware):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        is_api = scope["type"] == ScopeType.HTTP and scope["path"].startswith("/api/")
+        if is_api and (_header(scope, b"authorization") or not _has_session_cookie(scope)):
+            await self.app(scope, receive, send)
+            return
+        try:
+            await super().__call__(scope, receive, send)
+        except PermissionDeniedException as exc:
+            if "CSRF" not in str(exc.detail):
+                raise
+            raise CsrfFailed() from exc

@@ -1,0 +1,169 @@
+"""Domain errors and their RFC 9457 problem+json rendering.
+
+A service raises a :class:`DomainError` subclass; one handler turns every
+exception (ours, Litestar's, or an unexpected one) into a problem document
+with a stable machine ``code``. Bad input is a 4xx, never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+logger = logging.getLogger("studyhall.errors")
+
+
+class DomainError(Exception):
+    """An error a user can act on; subclasses fix ``status``, ``code`` and ``title``."""
+
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    title: ClassVar[str] = "Bad request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+class InvalidInput(DomainError):
+    status = 422
+    code = "validation_failed"
+    title = "The request body or parameters are not valid"
+
+
+class MalformedBody(DomainError):
+    status = 400
+    code = "malformed_body"
+    title = "The request body could not be parsed"
+
+
+class NotAuthenticated(DomainError):
+    status = 401
+    code = "not_authenticated"
+    title = "Authentication required"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+    title = "You are not allowed to do this"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+    title = "Not found"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+    title = "Conflict"
+
+
+class RateLimited(DomainError):
+    status = 429
+    code = "rate_limited"
+    title = "Too many requests"
+
+    def __init__(self, retry_after: int, detail: str | None = None) -> None:
+        super().__init__(
+            detail or f"Try again in {retry_after} seconds",
+            headers={"Retry-After": str(retry_after)},
+            extra={"retryAfter": retry_after},
+        )
+
+
+class ServiceUnavailable(DomainError):
+    status = 503
+    code = "service_unavailable"
+    title = "A service this request needs is unavailable"
+
+
+def problem_response(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    *,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response[bytes]:
+    body: dict[str, Any] = {"type": "about:blank", "status": status, "title": title}
+    body["detail"] = detail
+    body["code"] = code
+    if extra:
+        body.update(extra)
+    return Response(
+        content=msgspec.json.encode(body),
+        status_code=status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+# Litestar's own exceptions mapped to our codes, by status.
+_HTTP_CODES: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "Bad request"),
+    401: ("not_authenticated", "Authentication required"),
+    403: ("forbidden", "You are not allowed to do this"),
+    404: ("route_not_found", "No such resource"),
+    405: ("method_not_allowed", "Method not allowed"),
+    413: ("body_too_large", "The request body is too large"),
+    415: ("unsupported_media_type", "Unsupported media type"),
+    429: ("rate_limited", "Too many requests"),
+}
+
+
+def _validation_problem(exc: ValidationException) -> Response[bytes]:
+    detail = str(exc.detail)
+    lowered = detail.lower()
+    if "malformed" in lowered or "decode" in lowered or ("json" in lowered and not exc.extra):
+        return problem_response(400, MalformedBody.code, MalformedBody.title, detail)
+    errors = exc.extra if isinstance(exc.extra, list) else []
+    return problem_response(
+        422,
+        InvalidInput.code,
+        InvalidInput.title,
+        detail,
+        extra={"errors": errors} if errors else None,
+    )
+
+
+def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """Render any exception as problem+json; unexpected ones are logged, never echoed."""
+    if isinstance(exc, DomainError):
+        return problem_response(
+            exc.status, exc.code, exc.title, exc.detail, headers=exc.headers, extra=exc.extra
+        )
+    if isinstance(exc, ValidationException):
+        return _validation_problem(exc)
+    if isinstance(exc, HTTPException):
+        status = exc.status_code
+        if status == 400 and isinstance(exc.detail, str) and "body" in exc.detail.lower():
+            return problem_response(400, MalformedBody.code, MalformedBody.title, exc.detail)
+        code, title = _HTTP_CODES.get(status, ("http_error", "Request failed"))
+        headers = dict(exc.headers or {})
+        detail = exc.detail if isinstance(exc.detail, str) and exc.detail else title
+        return problem_response(status, code, title, detail, headers=headers or None)
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(
+        500, "internal_error", "Internal server error", "Something went wrong on our side"
+    )
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {Exception: handle_exception}

@@ -1,0 +1,42 @@
+"""Request-scoped plumbing shared by every domain's routes: platform, unit of work, client IP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studyhall.platform.auth import Actor
+from studyhall.platform.db import unit_of_work
+from studyhall.platform.runtime import Platform
+
+SESSION_COOKIE = "studyhall_session"
+
+# Handler parameters injected by name (Litestar 3 stops inferring them).
+DbSession = NamedDependency[AsyncSession]
+Runtime = NamedDependency[Platform]
+CurrentActor = NamedDependency[Actor]
+MaybeActor = NamedDependency[Actor | None]
+
+
+def provide_platform(state: State) -> Platform:
+    platform: Platform = state.platform
+    return platform
+
+
+async def provide_db(platform: Runtime) -> AsyncIterator[AsyncSession]:
+    async for session in unit_of_work(platform.sessions):
+        yield session
+
+
+def client_ip(request: Request[Any, Any, Any], *, trust_proxy_headers: bool) -> str:
+    """The caller's address; X-Forwarded-For only counts behind a proxy we were told about."""
+    if trust_proxy_headers:
+        forwarded = request.headers.get("x-forwarded-for")
+        if forwarded:
+            return forwarded.split(",", 1)[0].strip()
+    return request.client.host if request.client else "unknown"

@@ -1,0 +1,77 @@
+"""Prometheus metrics; multi-process aware when ``PROMETHEUS_MULTIPROC_DIR`` is set.
+
+``studyhall serve --workers N`` sets that directory so ``/metrics`` on any worker
+reports the sum over all of them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+HTTP_REQUESTS = Counter(
+    "studyhall_http_requests_total",
+    "HTTP requests by method, route template and status",
+    ["method", "route", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "studyhall_http_request_duration_seconds",
+    "HTTP request latency by method and route template",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+HTTP_IN_FLIGHT = Gauge(
+    "studyhall_http_requests_in_flight",
+    "HTTP requests being served",
+    multiprocess_mode="livesum",
+)
+WEBSOCKET_CONNECTIONS = Gauge(
+    "studyhall_websocket_connections",
+    "Open WebSocket connections",
+    multiprocess_mode="livesum",
+)
+JOBS_RUN = Counter("studyhall_jobs_total", "Jobs finished by kind and outcome", ["kind", "outcome"])
+
+
+def gauge(name: str, help_text: str, value: float) -> Metric:
+    """A gauge read at scrape time (DB pool, queue depth), reported by the scraped process."""
+    return GaugeMetricFamily(name, help_text, value=value)
+
+
+def _exposition_registry() -> CollectorRegistry:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return registry
+    return REGISTRY
+
+
+class _Snapshot(Collector):
+    def __init__(self, metrics: Sequence[Metric]) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterable[Metric]:
+        return iter(self._metrics)
+
+
+def render_metrics(scrape_time: Sequence[Metric] = ()) -> tuple[bytes, str]:
+    """The exposition text for a scrape (process metrics plus ``scrape_time`` gauges)."""
+    output = generate_latest(_exposition_registry())
+    if scrape_time:
+        extra = CollectorRegistry()
+        extra.register(_Snapshot(scrape_time))
+        output += generate_latest(extra)
+    return output, CONTENT_TYPE_LATEST

@@ -1,0 +1,77 @@
+"""Models and migrations agree, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.engine import Connection
+
+from studyhall.config import Settings
+from studyhall.models import metadata
+from studyhall.platform.db import create_engine
+from studyhall.platform.migrate import alembic_config, upgrade
+from tests.conftest import base_settings
+from tests.services import POSTGRES_URL, require_postgres
+
+
+def _differences(settings: Settings) -> list[Any]:
+    def compare(connection: Connection) -> list[Any]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
+
+    async def run() -> list[Any]:
+        engine = create_engine(settings)
+        try:
+            async with engine.connect() as connection:
+                return await connection.run_sync(compare)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _round_trip(settings: Settings) -> None:
+    """Every downgrade works and the schema comes back identical."""
+    command.downgrade(alembic_config(settings), "base")
+    upgrade(settings)
+    assert _differences(settings) == []
+
+
+def test_sqlite_migrations_match_the_models(tmp_path: Path) -> None:
+    settings = base_settings(tmp_path)
+    upgrade(settings)
+    assert _differences(settings) == []
+    # Running the migrations again is a no-op (serve migrates on every start).
+    upgrade(settings)
+    _round_trip(settings)
+
+
+@pytest.mark.services
+def test_postgres_migrations_match_the_models(tmp_path: Path) -> None:
+    require_postgres()
+    name = f"studyhall_migrations_{uuid.uuid4().hex[:10]}"
+    admin_url = POSTGRES_URL.replace("postgresql+asyncpg", "postgresql")
+
+    async def admin(statement: str) -> None:
+        connection = await asyncpg.connect(admin_url)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        settings = base_settings(tmp_path, database_url=POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}")
+        upgrade(settings)
+        assert _differences(settings) == []
+        _round_trip(settings)
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
