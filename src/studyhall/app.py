@@ -107,6 +107,8 @@ def create_litestar(settings: Settings, *, clock: Clock | None = None) -> Litest
             path="/schema",
             render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
         ),
+        # Logging is configured once per process by the CLI (JSON lines), not by Litestar.
+        logging_config=None,
         debug=False,
     )
 

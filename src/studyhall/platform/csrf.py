@@ -9,9 +9,9 @@ to abuse and pass straight through.
 from __future__ import annotations
 
 from litestar.config.csrf import CSRFConfig
+from litestar.enums import ScopeType
 from litestar.exceptions import PermissionDeniedException
 from litestar.middleware.csrf import CSRFMiddleware
-from litestar.enums import ScopeType
 from litestar.types import Receive, Scope, Send
 
 from studyhall.platform.errors import DomainError

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import msgspec
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -130,16 +130,16 @@ _HTTP_CODES: dict[int, tuple[str, str]] = {
 
 
 def _validation_problem(exc: ValidationException) -> Response[bytes]:
-    detail = str(exc.detail)
-    lowered = detail.lower()
-    if "malformed" in lowered or "decode" in lowered or ("json" in lowered and not exc.extra):
-        return problem_response(400, MalformedBody.code, MalformedBody.title, detail)
     errors = exc.extra if isinstance(exc.extra, list) else []
+    for error in errors:
+        # Litestar reports a missing body as the KeyError of its "data" kwarg.
+        if isinstance(error, dict) and error.get("message") == "'data'":
+            error["message"] = "A request body is required"
     return problem_response(
         422,
         InvalidInput.code,
         InvalidInput.title,
-        detail,
+        str(exc.detail),
         extra={"errors": errors} if errors else None,
     )
 
@@ -154,8 +154,8 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         return _validation_problem(exc)
     if isinstance(exc, HTTPException):
         status = exc.status_code
-        if status == 400 and isinstance(exc.detail, str) and "body" in exc.detail.lower():
-            return problem_response(400, MalformedBody.code, MalformedBody.title, exc.detail)
+        if status == 400 and isinstance(exc.__cause__, SerializationException):
+            return problem_response(400, MalformedBody.code, MalformedBody.title, str(exc.detail))
         code, title = _HTTP_CODES.get(status, ("http_error", "Request failed"))
         headers = dict(exc.headers or {})
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail else title

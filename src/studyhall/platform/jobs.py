@@ -26,7 +26,8 @@ Exactly-once effect, at-least-once execution
 Failure
     A handler that raises has its transaction rolled back; the job goes back to
     ``queued`` after an exponential backoff (:func:`retry_delay`), or to ``failed``
-    once it has used ``max_attempts``. A kind with no handler fails at once.
+    once it has used ``max_attempts``. A worker claims only the kinds it has handlers
+    for, so during a rolling deploy an old worker leaves a new kind to a new worker.
 """
 
 from __future__ import annotations
@@ -98,8 +99,11 @@ class JobRegistry:
 
         return register
 
-    def handler_for(self, kind: str) -> JobHandler | None:
-        return self._handlers.get(kind)
+    def handler_for(self, kind: str) -> JobHandler:
+        return self._handlers[kind]
+
+    def kinds(self) -> list[str]:
+        return sorted(self._handlers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,12 +315,13 @@ class Worker:
             await asyncio.gather(*helpers, *in_flight, return_exceptions=True)
 
     async def _claim(self) -> _Claim | None:
-        """Take the oldest due job under a fresh lease, committed before the handler starts."""
+        """Take the oldest due job of a kind we handle under a fresh lease, committed before
+        the handler starts."""
         now = self._clock.now()
         token = secrets.token_hex(16)
         next_due = (
             select(Job.id)
-            .where(_due(now))
+            .where(_due(now), Job.kind.in_(self._registry.kinds()))
             .order_by(Job.run_at)
             .limit(1)
             .with_for_update(skip_locked=True)
@@ -352,18 +357,13 @@ class Worker:
     async def _process(self, claim: _Claim) -> None:
         """Run one claimed job and settle its row; never raises (an unsettled job is re-run)."""
         try:
-            handler = self._registry.handler_for(claim.kind)
-            if handler is None:
-                outcome = await self._settle_failure(
-                    claim, f"no handler registered for job kind {claim.kind!r}", final=True
-                )
-            elif claim.attempt > claim.max_attempts:
+            if claim.attempt > claim.max_attempts:
                 # Its worker died holding it on the last attempt: likely the job kills workers.
                 outcome = await self._settle_failure(
                     claim, "lease expired on the last attempt (worker lost)", final=True
                 )
             else:
-                outcome = await self._run_handler(handler, claim)
+                outcome = await self._run_handler(self._registry.handler_for(claim.kind), claim)
         except Exception:
             logger.exception(
                 "job could not be settled; it runs again once its lease expires",
