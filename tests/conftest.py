@@ -30,7 +30,7 @@ from studyhall.platform.clock import FakeClock
 from studyhall.platform.migrate import upgrade
 from studyhall.platform.observe import ObservedApp
 from studyhall.platform.runtime import Platform
-from tests.services import POSTGRES_URL, REDIS_URL, require_postgres, require_redis
+from tests.services import REDIS_URL, create_scratch_database, drop_database, require_redis
 
 TEST_SECRET = "test-secret-key-" + "x" * 32
 DEPLOYMENTS = ["embedded", "scaled"]
@@ -63,38 +63,16 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory / "studyhall.db"
 
 
-async def _admin_connection() -> asyncpg.Connection:
-    return await asyncpg.connect(POSTGRES_URL.replace("postgresql+asyncpg", "postgresql"))
-
-
 @pytest.fixture(scope="session")
 def postgres_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A PostgreSQL database for this run, migrated once and dropped at the end."""
-    require_postgres()
-    name = f"studyhall_test_{uuid.uuid4().hex[:12]}"
-
-    async def create() -> None:
-        connection = await _admin_connection()
-        try:
-            await connection.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await connection.close()
-
-    async def drop() -> None:
-        connection = await _admin_connection()
-        try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await connection.close()
-
-    off_loop(lambda: asyncio.run(create()))
-    url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    url = off_loop(lambda: asyncio.run(create_scratch_database("test")))
     settings = base_settings(tmp_path_factory.mktemp("pg"), database_url=url)
     off_loop(lambda: upgrade(settings))
     try:
         yield url
     finally:
-        off_loop(lambda: asyncio.run(drop()))
+        off_loop(lambda: asyncio.run(drop_database(url)))
 
 
 async def truncate_all(database_url: str) -> None:

@@ -7,10 +7,14 @@ in which case it fails instead.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import uuid
+from collections.abc import AsyncIterator
 from functools import cache
 
+import asyncpg
 import pytest
 
 POSTGRES_URL = os.environ.get(
@@ -48,3 +52,34 @@ def require_postgres() -> None:
 
 def require_redis() -> None:
     require_service("Redis", "127.0.0.1", 6379)
+
+
+async def _admin(sql: str) -> None:
+    connection = await asyncpg.connect(POSTGRES_URL.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+async def create_scratch_database(purpose: str) -> str:
+    """Create a new, empty PostgreSQL database and return its URL."""
+    require_postgres()
+    name = f"studyhall_{purpose}_{uuid.uuid4().hex[:12]}"
+    await _admin(f'CREATE DATABASE "{name}"')
+    return POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def drop_database(url: str) -> None:
+    """Drop a scratch database, closing whatever connections are still open on it."""
+    name = url.rsplit("/", 1)[1]
+    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.asynccontextmanager
+async def scratch_postgres(purpose: str) -> AsyncIterator[str]:
+    url = await create_scratch_database(purpose)
+    try:
+        yield url
+    finally:
+        await drop_database(url)

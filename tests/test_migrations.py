@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -19,7 +17,7 @@ from studyhall.models import metadata
 from studyhall.platform.db import create_engine
 from studyhall.platform.migrate import alembic_config, upgrade
 from tests.conftest import base_settings
-from tests.services import POSTGRES_URL, require_postgres
+from tests.services import scratch_postgres
 
 
 def _differences(settings: Settings) -> list[Any]:
@@ -55,23 +53,9 @@ def test_sqlite_migrations_match_the_models(tmp_path: Path) -> None:
 
 
 @pytest.mark.services
-def test_postgres_migrations_match_the_models(tmp_path: Path) -> None:
-    require_postgres()
-    name = f"studyhall_migrations_{uuid.uuid4().hex[:10]}"
-    admin_url = POSTGRES_URL.replace("postgresql+asyncpg", "postgresql")
-
-    async def admin(statement: str) -> None:
-        connection = await asyncpg.connect(admin_url)
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        settings = base_settings(tmp_path, database_url=POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}")
-        upgrade(settings)
-        assert _differences(settings) == []
-        _round_trip(settings)
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+async def test_postgres_migrations_match_the_models(tmp_path: Path) -> None:
+    async with scratch_postgres("migrations") as url:
+        settings = base_settings(tmp_path, database_url=url)
+        await asyncio.to_thread(upgrade, settings)
+        assert await asyncio.to_thread(_differences, settings) == []
+        await asyncio.to_thread(_round_trip, settings)

@@ -20,7 +20,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -42,7 +41,7 @@ from studyhall.platform.models import Job
 from studyhall.platform.pubsub import MemoryPubSub, PubSub
 from tests.platform.job_worker_script import HELD_EFFECT_JOB
 from tests.platform.jobs_effects import EFFECTS_METADATA, effects, record_effect
-from tests.services import POSTGRES_URL, require_postgres
+from tests.services import scratch_postgres
 
 EFFECT_JOB = "test.effect"
 FAILING_JOB = "test.failing"
@@ -57,29 +56,9 @@ class Database:
     sessions: async_sessionmaker[AsyncSession]
 
 
-async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect(POSTGRES_URL.replace("postgresql+asyncpg", "postgresql"))
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
-@contextlib.asynccontextmanager
-async def _fresh_postgres() -> AsyncIterator[str]:
-    """The URL of a new PostgreSQL database, dropped on exit."""
-    require_postgres()
-    name = f"studyhall_jobs_{uuid.uuid4().hex[:12]}"
-    await _admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture
 async def postgres_url() -> AsyncIterator[str]:
-    async with _fresh_postgres() as url:
+    async with scratch_postgres("jobs") as url:
         yield url
 
 
@@ -89,7 +68,9 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
     env = {"STUDYHALL_DATA_DIR": str(tmp_path), "STUDYHALL_SECRET_KEY": "x" * 40}
     async with contextlib.AsyncExitStack() as stack:
         if request.param == "postgresql":
-            env["STUDYHALL_DATABASE_URL"] = await stack.enter_async_context(_fresh_postgres())
+            env["STUDYHALL_DATABASE_URL"] = await stack.enter_async_context(
+                scratch_postgres("jobs")
+            )
         database = await _database(load_settings(env))
         stack.push_async_callback(database.engine.dispose)
         yield database
