@@ -1,0 +1,5 @@
+"""``python -m studyhall`` is the ``studyhall`` command."""
+
+from studyhall.cli import main
+
+main()
