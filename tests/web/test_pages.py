@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Response, expect
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, Response, expect
 
 from tests.web.conftest import Account
 
@@ -43,7 +43,7 @@ def _sign_in(page: Page, server: str, account: Account) -> None:
     expect(page).to_have_url(f"{server}/account")
 
 
-def _main_nav(page: Page):  # type: ignore[no-untyped-def]
+def _main_nav(page: Page) -> Locator:
     return page.get_by_role("navigation", name="Main")
 
 
@@ -73,7 +73,7 @@ def test_sign_in_lands_on_the_account_page(
     assert cookie["httpOnly"] is True
     assert cookie["secure"] is True
     assert cookie["sameSite"] == "Lax"
-    assert page.evaluate("document.cookie").find(SESSION_COOKIE) == -1
+    assert SESSION_COOKIE not in page.evaluate("document.cookie")
 
 
 def test_wrong_password_shows_an_error_and_keeps_the_email(
@@ -259,4 +259,33 @@ def test_pages_fit_a_phone_without_horizontal_scroll(phone: Page, path: str) -> 
 def test_account_page_fits_a_phone(phone: Page, server: str, teacher: Account) -> None:
     _sign_in(phone, server, teacher)
     expect(phone.locator("#profile-email")).to_have_text(teacher.email)
+    assert _scroll_width(phone) <= 375
+
+
+def test_a_long_unbroken_name_and_email_fit_a_phone(phone: Page, server: str) -> None:
+    name = "B" * 80
+    email = _unique_email("b" * 60)
+    phone.goto("/register")
+    phone.get_by_label("Name", exact=True).fill(name)
+    phone.get_by_label("Email", exact=True).fill(email)
+    phone.get_by_label("Password", exact=True).fill("a-long-enough-password")
+    phone.get_by_role("button", name="Create account").click()
+    expect(phone).to_have_url(f"{server}/account")
+    expect(phone.locator("#profile-email")).to_have_text(email)
+    assert _scroll_width(phone) <= 375
+
+    phone.goto("/")
+    expect(phone.get_by_text("Welcome back")).to_be_visible()
+    assert _scroll_width(phone) <= 375
+
+    # The name in the nav must not cover the button next to it.
+    _main_nav(phone).get_by_role("button", name="Sign out").click()
+    expect(_main_nav(phone).get_by_role("link", name="Sign in")).to_be_visible()
+
+    phone.goto("/register")
+    phone.get_by_label("Name", exact=True).fill("Again")
+    phone.get_by_label("Email", exact=True).fill(email)
+    phone.get_by_label("Password", exact=True).fill("a-long-enough-password")
+    phone.get_by_role("button", name="Create account").click()
+    expect(phone.get_by_role("alert")).to_contain_text("already registered")
     assert _scroll_width(phone) <= 375
