@@ -45,10 +45,12 @@ class Processes:
         self.running.append(process)
         return process
 
-    def serve(self, log: Path) -> str:
-        """Start an app process and return its base URL once it answers /healthz."""
+    def serve(self, log: Path, *options: str) -> str:
+        """Start an app server and return its base URL once it answers /healthz."""
         port = free_port()
-        process = self.start(studyhall("serve", "--host", "127.0.0.1", "--port", str(port)), log)
+        process = self.start(
+            studyhall("serve", "--host", "127.0.0.1", "--port", str(port), *options), log
+        )
         url = f"http://127.0.0.1:{port}"
         wait_until_healthy(url, process, log)
         return url

@@ -4,6 +4,7 @@ PostgreSQL and one Redis, each a real process."""
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 import time
@@ -51,7 +52,7 @@ async def test_two_app_processes_and_a_worker_share_one_database_and_redis(
             with processes(env) as cluster:
                 subprocess.run(studyhall("migrate"), env=cluster.env, check=True, timeout=60)
                 node_a = cluster.serve(tmp_path / "a.log")
-                node_b = cluster.serve(tmp_path / "b.log")
+                node_b = cluster.serve(tmp_path / "b.log", "--workers", "2")
                 async with httpx.AsyncClient(timeout=10) as http:
                     # A token issued by one node is accepted by the other.
                     registered = await http.post(
@@ -101,6 +102,19 @@ async def test_two_app_processes_and_a_worker_share_one_database_and_redis(
                     print(f"job attempts={attempts}, welcome messages={kinds.count('welcome')}")
                     assert attempts == 2
                     assert kinds == ["welcome"]
+
+                    # Node B runs two processes; its /metrics sums what both served.
+                    for _ in range(20):
+                        await http.get(f"{node_b}/healthz")
+                    metrics = (await http.get(f"{node_b}/metrics")).text
+                    served = re.search(
+                        r'studyhall_http_requests_total\{method="GET",route="/healthz",'
+                        r'status="200"\} (\d+)',
+                        metrics,
+                    )
+                    assert served, metrics
+                    print(f"node B served /healthz {served.group(1)} times over 2 processes")
+                    assert int(served.group(1).split(".")[0]) >= 20
         finally:
             await pg.close()
             await delete_prefix(prefix)
