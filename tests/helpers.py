@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
 
 from studyhall.identity import service
 from studyhall.platform.auth import Role
+from studyhall.platform.observe import ObservedApp
 from studyhall.platform.runtime import Platform
 
 PASSWORD = "correct horse battery"
@@ -46,3 +50,34 @@ async def register_and_login(
     token = await client.post("/api/v1/auth/token", json={"email": email, "password": password})
     assert token.status_code == 200, token.text
     return Person(uuid.UUID(created.json()["id"]), email, token.json()["accessToken"])
+
+
+TOKEN_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')
+
+
+@contextlib.asynccontextmanager
+async def browser_tab(app: ObservedApp) -> AsyncIterator[httpx.AsyncClient]:
+    """A cookie-keeping client over HTTPS (the cookies are Secure), like a browser tab."""
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50001))
+    async with httpx.AsyncClient(transport=transport, base_url="https://127.0.0.1") as tab:
+        yield tab
+
+
+async def form_token(tab: httpx.AsyncClient, path: str) -> str:
+    """The CSRF token of the form on ``path``."""
+    page = await tab.get(path)
+    assert page.status_code == 200
+    match = TOKEN_FIELD.search(page.text)
+    assert match, "every form carries a CSRF token"
+    return match.group(1)
+
+
+async def sign_in(tab: httpx.AsyncClient, person: Person, password: str = PASSWORD) -> str:
+    """Sign in through the login form; returns the CSRF token the tab now holds."""
+    token = await form_token(tab, "/login")
+    response = await tab.post(
+        "/login", data={"email": person.email, "password": password, "_csrf_token": token}
+    )
+    assert response.status_code in (302, 303), response.text
+    assert response.headers["location"] == "/account"
+    return token

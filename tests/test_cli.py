@@ -165,3 +165,14 @@ def test_serve_demo_migrates_seeds_and_prints_the_logins(
             assert me["role"] == role
             if role == "student":
                 assert [cohort["name"] for cohort in me["cohorts"]] == ["Batch 2026-A"]
+
+
+def test_commands_before_migrate_explain_themselves(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["user", "create", "a@example.org", "--password", "long enough", "--role", "admin"],
+        env=env,
+    )
+    assert result.exit_code == 1
+    assert "studyhall migrate" in result.output
+    assert "argon2" not in result.output, "no SQL parameters (password hashes) in messages"

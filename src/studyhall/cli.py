@@ -11,6 +11,7 @@ from typing import TypeVar
 
 import click
 import uvicorn
+from sqlalchemy.exc import DBAPIError
 
 from studyhall.config import Settings, SettingsError, load_settings
 from studyhall.platform.auth import Role
@@ -41,6 +42,11 @@ def _with_platform(settings: Settings, work: Callable[[Platform], Awaitable[T]])
         return asyncio.run(run())
     except DomainError as exc:
         raise click.ClickException(exc.detail) from exc
+    except DBAPIError as exc:
+        raise click.ClickException(
+            f"The database refused the command ({type(exc.orig).__name__}). "
+            "Is it reachable, and has `studyhall migrate` been run?"
+        ) from exc
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -185,3 +191,7 @@ def user_list(role: str | None) -> None:
 
     for line in _with_platform(_settings(), listing):
         click.echo(line)
+
+
+if __name__ == "__main__":
+    main()

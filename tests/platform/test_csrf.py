@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 
 import httpx
@@ -12,42 +11,20 @@ from studyhall.platform.auth import Role
 from studyhall.platform.csrf import CSRF_HEADER
 from studyhall.platform.observe import ObservedApp
 from studyhall.platform.runtime import Platform
-from tests.helpers import PASSWORD, Person, make_person
-
-TOKEN_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')
+from tests.helpers import PASSWORD, browser_tab, form_token, make_person, sign_in
 
 
 @pytest.fixture
 async def browser(app: ObservedApp, client: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
-    """A cookie-keeping client over HTTPS (the cookies are Secure), like a browser tab."""
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50001))
-    async with httpx.AsyncClient(transport=transport, base_url="https://127.0.0.1") as tab:
+    async with browser_tab(app) as tab:
         yield tab
-
-
-async def _form_token(browser: httpx.AsyncClient, path: str) -> str:
-    page = await browser.get(path)
-    assert page.status_code == 200
-    match = TOKEN_FIELD.search(page.text)
-    assert match, "every form carries a CSRF token"
-    return match.group(1)
-
-
-async def _sign_in(browser: httpx.AsyncClient, person: Person) -> str:
-    token = await _form_token(browser, "/login")
-    response = await browser.post(
-        "/login", data={"email": person.email, "password": PASSWORD, "_csrf_token": token}
-    )
-    assert response.status_code in (302, 303), response.text
-    assert response.headers["location"] == "/account"
-    return token
 
 
 async def test_cookie_writes_to_the_api_need_the_csrf_header(
     browser: httpx.AsyncClient, platform: Platform
 ) -> None:
     teacher = await make_person(platform, Role.TEACHER)
-    token = await _sign_in(browser, teacher)
+    token = await sign_in(browser, teacher)
     assert (await browser.get("/api/v1/me")).json()["email"] == teacher.email
 
     forged = await browser.post("/api/v1/cohorts", json={"name": "Forged"})
@@ -80,7 +57,7 @@ async def test_session_cookie_is_http_only_and_logout_ends_it(
     browser: httpx.AsyncClient, platform: Platform
 ) -> None:
     person = await make_person(platform)
-    token = await _form_token(browser, "/login")
+    token = await form_token(browser, "/login")
     response = await browser.post(
         "/login", data={"email": person.email, "password": PASSWORD, "_csrf_token": token}
     )
@@ -92,7 +69,7 @@ async def test_session_cookie_is_http_only_and_logout_ends_it(
     for attribute in ("HttpOnly", "Secure", "SameSite=lax"):
         assert attribute.lower() in cookie_header.lower()
     stolen = browser.cookies["studyhall_session"]
-    account_token = await _form_token(browser, "/account")
+    account_token = await form_token(browser, "/account")
     await browser.post("/logout", data={"_csrf_token": account_token})
     browser.cookies.clear()
     replay = await browser.get("/api/v1/me", headers={"Cookie": f"studyhall_session={stolen}"})

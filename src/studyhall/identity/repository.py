@@ -70,13 +70,17 @@ async def add_web_session(session: AsyncSession, web_session: WebSession) -> Non
     await session.flush()
 
 
-async def web_session_user(session: AsyncSession, token_hash: str, now: datetime) -> User | None:
+async def web_session_user(
+    session: AsyncSession, token_hash: str, now: datetime
+) -> tuple[User, datetime] | None:
+    """The user of a live session, and when the session expires."""
     query = (
-        select(User)
+        select(User, WebSession.expires_at)
         .join(WebSession, WebSession.user_id == User.id)
         .where(WebSession.token_hash == token_hash, WebSession.expires_at > now)
     )
-    return (await session.execute(query)).scalar_one_or_none()
+    row = (await session.execute(query)).one_or_none()
+    return None if row is None else (row[0], row[1])
 
 
 async def delete_web_session(session: AsyncSession, token_hash: str) -> None:

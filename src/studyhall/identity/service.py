@@ -14,7 +14,7 @@ from functools import cache
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studyhall.identity import repository
+from studyhall.identity import auth_cache, repository
 from studyhall.identity.models import Cohort, CohortMember, User, WebSession
 from studyhall.identity.passwords import Passwords
 from studyhall.identity.schemas import (
@@ -105,7 +105,7 @@ def _check_password_strength(password: str, email: str) -> None:
         raise WeakPassword("The password must not be the email address")
 
 
-def actor_for(user: User, method: AuthMethod) -> Actor:
+def actor_for(user: User | auth_cache.CachedUser, method: AuthMethod) -> Actor:
     return Actor(
         user_id=user.id, role=Role(user.role), email=user.email, name=user.name, method=method
     )
@@ -194,8 +194,8 @@ def access_token_for(platform: Platform, user: User) -> TokenOut:
 
 async def actor_from_bearer(session: AsyncSession, platform: Platform, token: str) -> Actor:
     claims = read_access_token(token, secret=platform.settings.secret_key, clock=platform.clock)
-    user = await repository.user_by_id(session, claims.user_id)
-    if user is None or user.token_generation != claims.generation:
+    user = await auth_cache.user(session, platform, claims.user_id)
+    if user is None or user.generation != claims.generation:
         raise NotAuthenticated("The access token is no longer valid")
     return actor_for(user, "bearer")
 
@@ -203,9 +203,7 @@ async def actor_from_bearer(session: AsyncSession, platform: Platform, token: st
 async def actor_from_cookie(
     session: AsyncSession, platform: Platform, raw_token: str
 ) -> Actor | None:
-    user = await repository.web_session_user(
-        session, hash_secret_token(raw_token), platform.clock.now()
-    )
+    user = await auth_cache.web_session_user(session, platform, hash_secret_token(raw_token))
     return None if user is None else actor_for(user, "cookie")
 
 
@@ -228,8 +226,10 @@ async def start_web_session(
     return raw_token
 
 
-async def end_web_session(session: AsyncSession, raw_token: str) -> None:
-    await repository.delete_web_session(session, hash_secret_token(raw_token))
+async def end_web_session(session: AsyncSession, platform: Platform, raw_token: str) -> None:
+    token_hash = hash_secret_token(raw_token)
+    await repository.delete_web_session(session, token_hash)
+    await auth_cache.forget_session(platform, token_hash)
 
 
 async def me(session: AsyncSession, actor: Actor) -> MeOut:
@@ -269,6 +269,7 @@ async def change_password(
     )
     keep = hash_secret_token(keep_session_token) if keep_session_token else None
     await repository.delete_other_web_sessions(session, user.id, keep)
+    await auth_cache.remember_user(platform, user)
     return access_token_for(platform, user)
 
 

@@ -63,12 +63,13 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
-    """The engine for ``settings.database_url``, tuned for its dialect."""
+    """The engine for ``settings.database_url``, tuned for its dialect; SQL parameters
+    (password hashes, emails) are kept out of logs and error messages."""
     if settings.is_sqlite:
         path = settings.database_url.split(":///", 1)[-1]
         if path and path != ":memory:":
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(settings.database_url, pool_pre_ping=False)
+        engine = create_async_engine(settings.database_url, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
     return create_async_engine(
@@ -77,6 +78,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=True,
         pool_timeout=5,
+        hide_parameters=True,
         connect_args={"timeout": 5, "command_timeout": 30},
     )
 

@@ -100,6 +100,7 @@ async def login_submit(
     request: Request[Any, Any, Any],
     db: DbSession,
     platform: Runtime,
+    optional_actor: MaybeActor,
 ) -> Response[Any]:
     ip = client_ip(request, trust_proxy_headers=platform.settings.trust_proxy_headers)
     try:
@@ -109,7 +110,7 @@ async def login_submit(
     except DomainError as error:
         return _page(
             "login.html",
-            None,
+            optional_actor,
             status_code=error.status,
             error=error.detail,
             email=data.email,
@@ -150,7 +151,7 @@ async def register_submit(
 @post("/logout")
 async def logout(request: Request[Any, Any, Any], db: DbSession, platform: Runtime) -> Redirect:
     if raw := request.cookies.get(SESSION_COOKIE):
-        await service.end_web_session(db, raw)
+        await service.end_web_session(db, platform, raw)
     return Redirect("/", cookies=[_session_cookie(platform, "", max_age=0)])
 
 

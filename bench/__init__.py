@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m bench`` measures studyhall against a bare ASGI handler."""

@@ -1,0 +1,118 @@
+"""A small HTTP/1.1 load generator on raw asyncio streams, pinned to its own core.
+
+Two modes:
+- ``fixed_rate``: requests are scheduled at a fixed arrival rate and latency is
+  measured from each request's *scheduled* time, so a stalled server shows up as
+  latency instead of silently lowering the offered load (no coordinated omission).
+- ``saturate``: every connection sends back-to-back for a while; the figure is
+  the throughput the server sustains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    def encode(self, host: str) -> bytes:
+        lines = [f"{self.method} {self.path} HTTP/1.1", f"Host: {host}"]
+        lines += [f"{name}: {value}" for name, value in self.headers.items()]
+        if self.body or self.method in ("POST", "PUT"):
+            lines.append(f"Content-Length: {len(self.body)}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + self.body
+
+
+@dataclass
+class Result:
+    latencies: list[float]
+    errors: int
+    elapsed: float
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies) / self.elapsed if self.elapsed else 0.0
+
+    def percentile(self, fraction: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, payload: bytes
+) -> int:
+    """Send one request and read its whole response; returns the status code."""
+    writer.write(payload)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    if length:
+        await reader.readexactly(length)
+    return status
+
+
+async def fixed_rate(
+    host: str, port: int, request: Request, *, rate: float, seconds: float, connections: int
+) -> Result:
+    payload = request.encode(f"{host}:{port}")
+    total = int(rate * seconds)
+    start = time.perf_counter() + 0.2
+    schedule = [start + index / rate for index in range(total)]
+    latencies: list[float] = []
+    errors = 0
+
+    async def connection(offset: int) -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            for due in schedule[offset::connections]:
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                status = await _exchange(reader, writer, payload)
+                if status >= 400:
+                    errors += 1
+                latencies.append(time.perf_counter() - due)
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(connection(offset) for offset in range(connections)))
+    return Result(latencies, errors, time.perf_counter() - start)
+
+
+async def saturate(
+    host: str, port: int, request: Request, *, seconds: float, connections: int
+) -> Result:
+    payload = request.encode(f"{host}:{port}")
+    latencies: list[float] = []
+    errors = 0
+    start = time.perf_counter()
+    stop_at = start + seconds
+
+    async def connection() -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while time.perf_counter() < stop_at:
+                sent = time.perf_counter()
+                if await _exchange(reader, writer, payload) >= 400:
+                    errors += 1
+                latencies.append(time.perf_counter() - sent)
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(connection() for _ in range(connections)))
+    return Result(latencies, errors, time.perf_counter() - start)
