@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck unit env lock fuzz clean
+.PHONY: run test lint typecheck unit bench env lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "studyhall needs Python 3.11 or newer"'
@@ -21,8 +21,8 @@ run: env
 	$(BIN)/studyhall serve --demo
 
 lint: env
-	$(BIN)/ruff check src tests migrations
-	$(BIN)/ruff format --check src tests migrations
+	$(BIN)/ruff check src tests migrations bench
+	$(BIN)/ruff format --check src tests migrations bench
 
 typecheck: env
 	$(BIN)/mypy
@@ -31,6 +31,9 @@ unit: env
 	$(BIN)/pytest
 
 test: lint typecheck unit
+
+bench: env
+	$(BIN)/python -m bench
 
 lock:
 	$(BIN)/python -m pip install --quiet uv

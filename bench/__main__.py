@@ -154,9 +154,10 @@ def _deployment(name: str, workdir: Path, seconds: float, ceiling: Result) -> li
                 _, timed = _measure(port, request, seconds, rate)
                 assert timed is not None
                 rows.append(Row(name, scenario, saturated, ceiling, timed, rate))
+                p99 = timed.percentile(0.99) * 1000
                 print(
                     f"{name:9} {scenario:36} {saturated.throughput:8.0f} req/s "
-                    f"(ceiling {ceiling.throughput:.0f}); at {rate:.0f}/s p99 {timed.percentile(0.99) * 1000:.1f} ms"
+                    f"(ceiling {ceiling.throughput:.0f}); at {rate:.0f}/s p99 {p99:.1f} ms"
                 )
             return rows
         finally:
@@ -176,11 +177,10 @@ def _versions() -> str:
             return "not found"
 
     commit = read(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"])
-    return (
-        f"{os.cpu_count()} cores, Python {host_platform.python_version()}, "
-        f"{read(['psql', '--version']) or 'PostgreSQL ?'}, {read(['redis-server', '--version']).split(' sha')[0]}; "
-        f"commit {commit}"
-    )
+    postgres = read(["psql", "--version"]) or "PostgreSQL ?"
+    redis = read(["redis-server", "--version"]).split(" sha")[0]
+    python = host_platform.python_version()
+    return f"{os.cpu_count()} cores, Python {python}, {postgres}, {redis}; commit {commit}"
 
 
 def _report(rows: list[Row], seconds: float) -> str:
@@ -193,7 +193,8 @@ def _report(rows: list[Row], seconds: float) -> str:
         "half the saturated throughput over 64 connections, latency measured from each",
         "request's scheduled time (no coordinated omission).",
         "",
-        "| deployment | scenario | saturated req/s | bare ASGI req/s | ratio | fixed rate req/s | p50 ms | p95 ms | p99 ms | errors |",
+        "| deployment | scenario | saturated req/s | bare ASGI req/s | ratio "
+        "| fixed rate req/s | p50 ms | p95 ms | p99 ms | errors |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:

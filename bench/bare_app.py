@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-_BODY = b'{"id":"0192f4d2-6c1e-7c39-9d0a-1b2c3d4e5f60","email":"bench@example.org","name":"Bench","role":"student"}'
+_BODY = (
+    b'{"id":"0192f4d2-6c1e-7c39-9d0a-1b2c3d4e5f60",'
+    b'"email":"bench@example.org","name":"Bench","role":"student"}'
+)
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:

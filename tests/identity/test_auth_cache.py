@@ -20,8 +20,6 @@ from tests.helpers import PASSWORD, browser_tab, form_token, make_person, sign_i
 @pytest.fixture
 async def other_node(settings: Settings, clock: FakeClock) -> AsyncIterator[httpx.AsyncClient]:
     """A second app on the same database and hot store (scaled only: embedded is one process)."""
-    if settings.deployment == "embedded":
-        pytest.skip("the embedded deployment is a single process")
     app = create_app(settings, clock=clock)
     async with serving(app):
         transport = httpx.ASGITransport(app=app)
@@ -29,6 +27,7 @@ async def other_node(settings: Settings, clock: FakeClock) -> AsyncIterator[http
             yield http
 
 
+@pytest.mark.parametrize("deployment", ["scaled"], indirect=True)
 async def test_password_change_on_one_node_retires_tokens_on_another(
     client: httpx.AsyncClient, other_node: httpx.AsyncClient, platform: Platform
 ) -> None:

@@ -27,8 +27,13 @@ class CsrfFailed(DomainError):
     title = "The form has expired or did not come from this site; reload and try again"
 
 
+# Machine endpoints take no forms: no token to check, and no cookie to set on each response.
+NOT_FORMS = ["^/healthz$", "^/readyz$", "^/metrics$", "^/schema", "^/static/"]
+
+
 def csrf_config(secret: str, *, secure: bool) -> CSRFConfig:
     return CSRFConfig(
+        exclude=NOT_FORMS,
         secret=secret,
         cookie_name=CSRF_COOKIE,
         header_name=CSRF_HEADER,
