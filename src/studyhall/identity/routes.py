@@ -10,6 +10,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from studyhall.identity import service
+from studyhall.identity.models import User
 from studyhall.identity.schemas import (
     CohortDetailOut,
     CohortIn,
@@ -33,7 +34,7 @@ from studyhall.platform.http import (
 )
 
 
-def user_out(user: Any) -> UserOut:
+def user_out(user: User) -> UserOut:
     return UserOut(id=user.id, email=user.email, name=user.name, role=user.role)
 
 

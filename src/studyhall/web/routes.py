@@ -17,6 +17,7 @@ from litestar.params import FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from studyhall.identity import service
+from studyhall.identity.models import User
 from studyhall.identity.tasks import enqueue_welcome
 from studyhall.platform.auth import Actor
 from studyhall.platform.errors import DomainError
@@ -75,7 +76,7 @@ def _session_cookie(platform: Runtime, value: str, *, max_age: int) -> Cookie:
 
 
 async def _signed_in(
-    db: DbSession, platform: Runtime, request: Request[Any, Any, Any], user: Any, target: str
+    db: DbSession, platform: Runtime, request: Request[Any, Any, Any], user: User, target: str
 ) -> Response[Any]:
     raw = await service.start_web_session(
         db, platform, user, user_agent=request.headers.get("user-agent", "")
