@@ -28,7 +28,7 @@ QuestionKind = Literal[
     "description",
 ]
 TextFormat = Literal["moodle", "html", "plain", "markdown"]
-TEXT_FORMATS: frozenset[str] = frozenset(("moodle", "html", "plain", "markdown"))
+TEXT_FORMATS: tuple[TextFormat, ...] = ("moodle", "html", "plain", "markdown")
 BLANK = "_____"
 """Marks where the answer block stood in a missing-word question's text."""
 
