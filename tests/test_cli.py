@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import uuid
 from pathlib import Path
 
 import click
@@ -176,3 +178,41 @@ def test_commands_before_migrate_explain_themselves(env: dict[str, str]) -> None
     assert result.exit_code == 1
     assert "studyhall migrate" in result.output
     assert "argon2" not in result.output, "no SQL parameters (password hashes) in messages"
+
+
+def test_import_a_gift_file_into_a_bank(env: dict[str, str], tmp_path: Path) -> None:
+    runner = CliRunner()
+    runner.invoke(main, ["migrate"], env=env)
+    runner.invoke(
+        main,
+        ["user", "create", "t@example.org", "--password", "long enough", "--role", "teacher"],
+        env=env,
+    )
+    bank_id = asyncio.run(_create_bank(env, "t@example.org"))
+    gift = Path(__file__).parent / "questions" / "fixtures" / "every_kind.gift"
+    result = runner.invoke(main, ["import", str(gift), "--bank", str(bank_id)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "Imported 8 questions from every_kind.gift (gift)." in result.output
+    assert "line 26:" in result.output
+    unknown = runner.invoke(main, ["import", str(gift), "--bank", str(uuid.uuid4())], env=env)
+    assert unknown.exit_code == 1
+    assert "No bank" in unknown.output
+
+
+async def _create_bank(env: dict[str, str], owner_email: str) -> uuid.UUID:
+    from studyhall.config import load_settings
+    from studyhall.identity import repository, service
+    from studyhall.platform.runtime import Platform
+    from studyhall.questions import service as questions
+
+    platform = await Platform.start(load_settings(env))
+    try:
+        async with platform.sessions() as session, session.begin():
+            owner = await repository.user_by_email(session, owner_email)
+            assert owner is not None
+            bank = await questions.create_bank(
+                session, platform, service.actor_for(owner, "bearer"), name="CLI bank"
+            )
+            return bank.id
+    finally:
+        await platform.close()

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from studyhall.demo import seed_demo
 from studyhall.identity.models import CohortMember, User
 from studyhall.platform.runtime import Platform
+from studyhall.questions.models import Question, QuestionVersion
 
 
 async def test_demo_seeding_is_idempotent(platform: Platform) -> None:
@@ -23,4 +24,18 @@ async def test_demo_seeding_is_idempotent(platform: Platform) -> None:
     async with platform.sessions() as session:
         users = await session.scalar(select(func.count()).select_from(User))
         members = await session.scalar(select(func.count()).select_from(CohortMember))
+        questions = await session.scalar(select(func.count()).select_from(Question))
+        kinds = set((await session.scalars(select(QuestionVersion.kind))).all())
     assert (users, members) == (5, 3)
+    assert questions >= 40
+    assert kinds == {
+        "single",
+        "multiple",
+        "truefalse",
+        "numerical",
+        "shortanswer",
+        "matching",
+        "ordering",
+        "essay",
+        "description",
+    }

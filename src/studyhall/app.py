@@ -33,6 +33,7 @@ from studyhall.platform.jobs import JobRegistry, Worker
 from studyhall.platform.metrics import JOBS_RUN
 from studyhall.platform.observe import ObservedApp
 from studyhall.platform.runtime import Platform
+from studyhall.questions import routes as question_routes
 from studyhall.web import routes as web_routes
 
 WEB_DIR = Path(__file__).parent / "web"
@@ -82,6 +83,7 @@ def create_litestar(settings: Settings, *, clock: Clock | None = None) -> Litest
         route_handlers=[
             *health.ROUTES,
             *identity_routes.ROUTES,
+            *question_routes.ROUTES,
             *web_routes.ROUTES,
             create_static_files_router(path="/static", directories=[WEB_DIR / "static"]),
         ],

@@ -6,8 +6,10 @@ import asyncio
 import os
 import shutil
 import signal
+import uuid
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from pathlib import Path
+from typing import TypeVar, cast
 
 import click
 import uvicorn
@@ -19,6 +21,7 @@ from studyhall.platform.errors import DomainError
 from studyhall.platform.logging import configure_logging
 from studyhall.platform.migrate import upgrade
 from studyhall.platform.runtime import Platform
+from studyhall.questions.schemas import ImportFormat, ImportReportOut
 
 T = TypeVar("T")
 
@@ -145,6 +148,71 @@ def worker() -> None:
         await build_worker(platform).run(stop)
 
     _with_platform(settings, run)
+
+
+_FORMAT_BY_SUFFIX = {".xml": "moodlexml", ".aiken": "aiken", ".gift": "gift", ".txt": "gift"}
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--bank", "bank_id", required=True, type=click.UUID, help="The bank to import into.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["gift", "aiken", "moodlexml"]),
+    default=None,
+    help="File format (default: from the extension; .xml is Moodle XML, else GIFT).",
+)
+@click.option(
+    "--as", "email", default=None, help="Import as this teacher (default: the bank owner)."
+)
+def import_questions(file: Path, bank_id: uuid.UUID, fmt: str | None, email: str | None) -> None:
+    """Import a GIFT, Aiken or Moodle XML file into a question bank (one transaction)."""
+    from studyhall.identity import repository as identity_repository
+    from studyhall.identity.service import actor_for
+    from studyhall.questions import repository as question_repository
+    from studyhall.questions import service as question_service
+
+    chosen = fmt or _FORMAT_BY_SUFFIX.get(file.suffix.lower(), "gift")
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{file} is not UTF-8 text") from exc
+
+    async def run(platform: Platform) -> ImportReportOut:
+        async with platform.sessions() as session, session.begin():
+            bank = await question_repository.bank_by_id(session, bank_id)
+            if bank is None:
+                raise click.ClickException(f"No bank {bank_id}")
+            user = (
+                await identity_repository.user_by_email(session, email.strip().lower())
+                if email
+                else await identity_repository.user_by_id(session, bank.owner_id)
+            )
+            if user is None:
+                raise click.ClickException(f"No user {email}")
+            with click.progressbar(length=1, label="Importing") as bar:
+
+                def progress(done: int, total: int) -> None:
+                    bar.length = max(total, 1)
+                    bar.update(done - bar.pos)
+
+                return await question_service.import_questions(
+                    session,
+                    platform,
+                    actor_for(user, "bearer"),
+                    bank.id,
+                    text,
+                    cast(ImportFormat, chosen),
+                    on_progress=progress,
+                )
+
+    report = _with_platform(_settings(), run)
+    click.echo(f"Imported {report.imported} questions from {file.name} ({chosen}).")
+    for issue in report.errors:
+        click.echo(f"  line {issue.line}: {issue.message}", err=True)
+    if report.errors:
+        click.echo(f"{len(report.errors)} questions were not imported (see above).", err=True)
 
 
 @main.group()

@@ -32,6 +32,7 @@ JSON_ROUTES = [
     JsonRoute("POST", "/api/v1/auth/token", {"email": None, "password": 12}, False),
     JsonRoute("POST", "/api/v1/me/password", {"currentPassword": 1, "newPassword": True}),
     JsonRoute("POST", "/api/v1/cohorts", {"name": ["not", "a", "name"]}),
+    JsonRoute("POST", "/api/v1/banks", {"name": 42}),
 ]
 
 
@@ -118,6 +119,8 @@ async def test_unknown_ids_are_a_404(client: httpx.AsyncClient, teacher: Person)
         404,
         "not_found",
     )
+    for path in (f"/api/v1/banks/{missing}", f"/api/v1/questions/{missing}"):
+        assert_problem(await client.get(path, headers=teacher.headers), 404, "not_found")
     # An id that is not even a UUID matches no route.
     assert_problem(
         await client.get("/api/v1/cohorts/not-a-uuid", headers=teacher.headers),

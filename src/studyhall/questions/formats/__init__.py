@@ -1,4 +1,5 @@
-"""Question interchange: GIFT and Aiken read into one neutral model, GIFT written back."""
+"""Question interchange: GIFT, Aiken and Moodle XML read into one neutral model, and
+GIFT and Moodle XML written back."""
 
 from studyhall.questions.formats.aiken import parse_aiken
 from studyhall.questions.formats.gift import parse_gift, write_gift
@@ -11,9 +12,16 @@ from studyhall.questions.formats.model import (
     ParseReport,
     ShortAnswer,
 )
+from studyhall.questions.formats.moodlexml import (
+    EmbeddedFile,
+    parse_moodle_xml,
+    parse_moodle_xml_with_files,
+    write_moodle_xml,
+)
 
 __all__ = [
     "Choice",
+    "EmbeddedFile",
     "MatchPair",
     "NumericAnswer",
     "ParseIssue",
@@ -22,5 +30,8 @@ __all__ = [
     "ShortAnswer",
     "parse_aiken",
     "parse_gift",
+    "parse_moodle_xml",
+    "parse_moodle_xml_with_files",
     "write_gift",
+    "write_moodle_xml",
 ]

@@ -1,0 +1,138 @@
+"""All question-bank SQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, and_, delete, func, insert, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studyhall.questions.models import (
+    BankShare,
+    Question,
+    QuestionBank,
+    QuestionCategory,
+    QuestionTag,
+    QuestionVersion,
+)
+
+# Rows per INSERT statement when importing: large files go in a few round trips.
+INSERT_BATCH = 500
+
+
+async def bank_by_id(session: AsyncSession, bank_id: uuid.UUID) -> QuestionBank | None:
+    return await session.get(QuestionBank, bank_id)
+
+
+async def is_shared_with(session: AsyncSession, bank_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    query = select(BankShare.user_id).where(
+        BankShare.bank_id == bank_id, BankShare.user_id == user_id
+    )
+    return (await session.execute(query)).first() is not None
+
+
+async def banks_visible_to(
+    session: AsyncSession, user_id: uuid.UUID | None
+) -> list[tuple[QuestionBank, int]]:
+    """Banks owned by or shared with ``user_id`` (all banks for None), with question counts."""
+    counts = (
+        select(Question.bank_id, func.count().label("questions"))
+        .group_by(Question.bank_id)
+        .subquery()
+    )
+    query = (
+        select(QuestionBank, func.coalesce(counts.c.questions, 0))
+        .outerjoin(counts, counts.c.bank_id == QuestionBank.id)
+        .order_by(QuestionBank.name, QuestionBank.id)
+    )
+    if user_id is not None:
+        shared = select(BankShare.bank_id).where(BankShare.user_id == user_id)
+        query = query.where(or_(QuestionBank.owner_id == user_id, QuestionBank.id.in_(shared)))
+    return [(bank, int(count)) for bank, count in (await session.execute(query)).all()]
+
+
+async def categories(session: AsyncSession, bank_id: uuid.UUID) -> Sequence[QuestionCategory]:
+    query = (
+        select(QuestionCategory)
+        .where(QuestionCategory.bank_id == bank_id)
+        .order_by(QuestionCategory.path)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def insert_rows(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Plain multi-row INSERTs (no ORM bookkeeping) for imports of thousands of rows."""
+    for start in range(0, len(rows), INSERT_BATCH):
+        await session.execute(insert(table), rows[start : start + INSERT_BATCH])
+
+
+def _current_versions() -> Select[Question, QuestionVersion]:
+    return select(Question, QuestionVersion).join(
+        QuestionVersion,
+        and_(
+            QuestionVersion.question_id == Question.id,
+            QuestionVersion.version == Question.current_version,
+        ),
+    )
+
+
+async def question_with_version(
+    session: AsyncSession, question_id: uuid.UUID
+) -> tuple[Question, QuestionVersion] | None:
+    row = (
+        await session.execute(_current_versions().where(Question.id == question_id))
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
+async def list_questions(
+    session: AsyncSession,
+    bank_id: uuid.UUID,
+    *,
+    category_ids: Sequence[uuid.UUID] | None,
+    tags: Sequence[str],
+    kind: str | None,
+    difficulty: str | None,
+    limit: int | None,
+    offset: int,
+) -> list[tuple[Question, QuestionVersion]]:
+    query = _current_versions().where(Question.bank_id == bank_id)
+    if category_ids is not None:
+        query = query.where(Question.category_id.in_(category_ids))
+    for tag in tags:
+        tagged = select(QuestionTag.question_id).where(QuestionTag.tag == tag)
+        query = query.where(Question.id.in_(tagged))
+    if kind is not None:
+        query = query.where(QuestionVersion.kind == kind)
+    if difficulty is not None:
+        query = query.where(QuestionVersion.difficulty == difficulty)
+    query = query.order_by(Question.created_at, Question.id).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return [(question, version) for question, version in (await session.execute(query)).all()]
+
+
+async def tags_of(
+    session: AsyncSession, question_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[str]]:
+    found: dict[uuid.UUID, list[str]] = {}
+    if not question_ids:
+        return found
+    query = (
+        select(QuestionTag.question_id, QuestionTag.tag)
+        .where(QuestionTag.question_id.in_(question_ids))
+        .order_by(QuestionTag.tag)
+    )
+    for question_id, tag in (await session.execute(query)).all():
+        found.setdefault(question_id, []).append(tag)
+    return found
+
+
+async def replace_tags(session: AsyncSession, question_id: uuid.UUID, tags: list[str]) -> None:
+    await session.execute(delete(QuestionTag).where(QuestionTag.question_id == question_id))
+    if tags:
+        await insert_rows(
+            session, QuestionTag, [{"question_id": question_id, "tag": tag} for tag in tags]
+        )
