@@ -34,6 +34,7 @@ from studyhall.platform.metrics import JOBS_RUN
 from studyhall.platform.observe import ObservedApp
 from studyhall.platform.runtime import Platform
 from studyhall.questions import routes as question_routes
+from studyhall.web import bank_pages
 from studyhall.web import routes as web_routes
 
 WEB_DIR = Path(__file__).parent / "web"
@@ -85,6 +86,7 @@ def create_litestar(settings: Settings, *, clock: Clock | None = None) -> Litest
             *identity_routes.ROUTES,
             *question_routes.ROUTES,
             *web_routes.ROUTES,
+            *bank_pages.ROUTES,
             create_static_files_router(path="/static", directories=[WEB_DIR / "static"]),
         ],
         dependencies={
