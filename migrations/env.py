@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from studyhall.config import Settings, load_settings
-from studyhall.models import metadata
+from studyhall.models import include_in_schema_comparison, metadata
 from studyhall.platform.db import create_engine
 
 
@@ -23,6 +23,7 @@ def _migrate(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_in_schema_comparison,
     )
     with context.begin_transaction():
         context.run_migrations()

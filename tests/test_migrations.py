@@ -13,7 +13,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 from studyhall.config import Settings
-from studyhall.models import metadata
+from studyhall.models import include_in_schema_comparison, metadata
 from studyhall.platform.db import create_engine
 from studyhall.platform.migrate import alembic_config, upgrade
 from tests.conftest import base_settings
@@ -22,7 +22,10 @@ from tests.services import scratch_postgres
 
 def _differences(settings: Settings) -> list[Any]:
     def compare(connection: Connection) -> list[Any]:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection,
+            opts={"compare_type": True, "include_object": include_in_schema_comparison},
+        )
         return list(compare_metadata(context, metadata))
 
     async def run() -> list[Any]:

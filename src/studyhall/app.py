@@ -21,6 +21,7 @@ from litestar.template.config import TemplateConfig
 
 from studyhall import __version__
 from studyhall.config import Settings, load_settings
+from studyhall.content import routes as content_routes
 from studyhall.identity import routes as identity_routes
 from studyhall.identity import tasks as identity_tasks
 from studyhall.identity.dependencies import provide_actor, provide_optional_actor
@@ -85,6 +86,7 @@ def create_litestar(settings: Settings, *, clock: Clock | None = None) -> Litest
             *health.ROUTES,
             *identity_routes.ROUTES,
             *question_routes.ROUTES,
+            *content_routes.ROUTES,
             *web_routes.ROUTES,
             *bank_pages.ROUTES,
             create_static_files_router(path="/static", directories=[WEB_DIR / "static"]),

@@ -1,0 +1,1 @@
+"""Content catalog: courses, ordered lessons, lecture videos and search."""
