@@ -25,7 +25,7 @@ from sqlalchemy import ColumnElement, Uuid, bindparam, func, or_, select, text, 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studyhall.content.models import Course, Lesson, Video
-from studyhall.content.search import MATCH_END, MATCH_START
+from studyhall.content.search import MATCH_END, MATCH_START, TAG_BREAK
 
 SearchKind = Literal["course", "lesson", "question"]
 QuestionScope = Literal["none", "reachable", "all"]
@@ -302,8 +302,8 @@ def _postgres_search(scope: SearchScope) -> str:
     return f"""
         WITH hits AS ({hits})
         SELECT kind, id, title, left(body, {LEAD_CHARS}) AS lead,
-               ts_headline('simple', body, websearch_to_tsquery('simple', :query), :headline)
-                 AS snippet
+               ts_headline('simple', replace(body, '<', :tag_open),
+                           websearch_to_tsquery('simple', :query), :headline) AS snippet
         FROM (SELECT * FROM hits ORDER BY rank DESC, kind, id LIMIT :limit OFFSET :offset) AS page
         ORDER BY rank DESC, kind, id
     """
@@ -312,23 +312,21 @@ def _postgres_search(scope: SearchScope) -> str:
 async def search(
     session: AsyncSession,
     *,
-    query: str,
-    fts5_query: str | None,
+    websearch: str,
+    fts5: str,
     scope: SearchScope,
     limit: int,
     offset: int,
 ) -> list[SearchRow]:
-    """One page of hits, best first. ``query`` is web-search syntax (PostgreSQL reads it
-    as is); ``fts5_query`` is the same translated for SQLite (None: nothing can match)."""
+    """One page of hits, best first, for one query in two spellings: ``websearch`` for
+    PostgreSQL, ``fts5`` for SQLite (see :mod:`studyhall.content.search`)."""
     values: dict[str, object] = {"limit": limit, "offset": offset}
     if _is_sqlite(session):
-        if fts5_query is None:
-            return []
         sql = _sqlite_search(scope)
-        values["query"] = fts5_query
+        values["query"] = fts5
     else:
         sql = _postgres_search(scope)
-        values.update(query=query, headline=_HEADLINE_OPTIONS)
+        values.update(query=websearch, headline=_HEADLINE_OPTIONS, tag_open="<" + TAG_BREAK)
     statement = text(sql)
     if ":viewer" in sql:
         statement = statement.bindparams(bindparam("viewer", type_=Uuid()))

@@ -153,7 +153,8 @@ class VideosController(Controller):
     path = "/api/v1/videos"
     tags = ["content"]
 
-    @post("/", status_code=HTTP_201_CREATED, request_max_body_size=service.VIDEO_MAX_BYTES)
+    # No framework limit: the service enforces VIDEO_MAX_BYTES as the body streams in.
+    @post("/", status_code=HTTP_201_CREATED, request_max_body_size=None)
     async def upload(
         self,
         request: Request[Any, Any, Any],
@@ -167,11 +168,13 @@ class VideosController(Controller):
             platform,
             actor,
             content_type=request.headers.get("content-type"),
+            content_length=request.content_length,
             chunks=request.stream(),
         )
 
 
 def _media_headers(plan: service.Playback) -> dict[str, str]:
+    """The same for GET and HEAD (Litestar leaves a HEAD response's type and length to us)."""
     headers = {
         "Accept-Ranges": "bytes",
         "ETag": plan.etag,
@@ -179,6 +182,7 @@ def _media_headers(plan: service.Playback) -> dict[str, str]:
     }
     if not plan.not_modified:
         span = plan.span
+        headers["Content-Type"] = plan.content_type
         headers["Content-Length"] = str(span.length)
         if plan.byte_range is not None:
             headers["Content-Range"] = f"bytes {span.start}-{span.end}/{span.total}"
@@ -235,7 +239,6 @@ class MediaController(Controller):
         return Stream(
             service.playback_chunks(platform, plan),
             status_code=_media_status(plan),
-            media_type=plan.content_type,
             headers=_media_headers(plan),
         )
 
@@ -250,12 +253,7 @@ class MediaController(Controller):
         sig: FromQuery[str | None] = None,
     ) -> Response[None]:
         plan = await _plan(request, video_id, db, platform, expires, sig)
-        return Response(
-            None,
-            status_code=_media_status(plan),
-            media_type=plan.content_type,
-            headers=_media_headers(plan),
-        )
+        return Response(None, status_code=_media_status(plan), headers=_media_headers(plan))
 
 
 ROUTES = [

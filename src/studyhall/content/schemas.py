@@ -8,10 +8,14 @@ from typing import Annotated, Literal
 
 import msgspec
 
-Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Summary = Annotated[str, msgspec.Meta(max_length=20_000)]
+# No control characters: PostgreSQL cannot store a NUL, and search marks matches with two
+# others. Titles are one line; longer texts keep their tabs and line breaks.
+_ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
+_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=_ONE_LINE)]
+Summary = Annotated[str, msgspec.Meta(max_length=20_000, pattern=_TEXT)]
 CoverUrl = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
-LessonBody = Annotated[str, msgspec.Meta(max_length=200_000)]
+LessonBody = Annotated[str, msgspec.Meta(max_length=200_000, pattern=_TEXT)]
 SearchKind = Literal["course", "lesson", "question"]
 
 

@@ -10,8 +10,7 @@ against the server's clock and serves byte ranges.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import re
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from studyhall.content.schemas import (
     VideoOut,
     VideoUrlOut,
 )
-from studyhall.content.search import fts5_query, snippet_html, title_from_text
+from studyhall.content.search import fts5_query, snippet_html, title_from_text, websearch_query
 from studyhall.content.storage import (
     ByteRange,
     MediaMissing,
@@ -44,13 +43,13 @@ from studyhall.content.storage import (
 from studyhall.platform.auth import Actor, ensure_owner_or_admin, require_staff
 from studyhall.platform.errors import (
     DomainError,
-    Forbidden,
     InvalidInput,
     NotAuthenticated,
     NotFound,
 )
 from studyhall.platform.ids import new_id
 from studyhall.platform.runtime import Platform
+from studyhall.platform.signing import check_link, link_signature
 from studyhall.questions.render import to_html
 from studyhall.questions.service import bank_for
 
@@ -58,7 +57,10 @@ VIDEO_TYPES = frozenset({"video/mp4", "video/webm", "video/ogg"})
 VIDEO_MAX_BYTES = 500 * 1024 * 1024
 VIDEO_URL_TTL_SECONDS = 300
 MEDIA_VIDEO_PATH = "/media/videos"
-_COVER_URL_PREFIXES = ("https://", "http://", "/")
+# A UNIX time as we write it in links (and short enough for int() to read).
+# An http(s) URL with a host, or a path on this site: not "//host" or "/\host" (another
+# site), and no spaces or controls (browsers drop tabs and newlines: "/\t/host" is "//host").
+_COVER_URL = re.compile(r"(?:https?://(?=[^/\\])|/(?![/\\]))[^\s\\\x00-\x1f\x7f]*", re.IGNORECASE)
 
 
 class InvalidCoverUrl(InvalidInput):
@@ -86,16 +88,6 @@ class VideoTooLarge(DomainError):
 class EmptyUpload(InvalidInput):
     code = "empty_upload"
     title = "The upload is empty"
-
-
-class BadSignature(Forbidden):
-    code = "bad_signature"
-    title = "The media link is not valid"
-
-
-class LinkExpired(Forbidden):
-    code = "link_expired"
-    title = "The media link has expired"
 
 
 class RangeNotSatisfiable(DomainError):
@@ -127,7 +119,7 @@ def _clean_cover_url(url: str | None) -> str | None:
     if url is None or not url.strip():
         return None
     url = url.strip()
-    if not url.lower().startswith(_COVER_URL_PREFIXES) or url.startswith("//"):
+    if not _COVER_URL.fullmatch(url):
         raise InvalidCoverUrl(f"{url[:100]!r} is not an http(s) URL or a path")
     return url
 
@@ -367,8 +359,8 @@ async def search(
 ) -> list[SearchHitOut]:
     """Courses and lessons the reader may open, and for staff the questions of the banks
     they reach, best match first. ``query`` uses web-search syntax (see ``search``)."""
-    query = query.strip()
-    if not query:
+    fts5, websearch = fts5_query(query), websearch_query(query)
+    if fts5 is None or websearch is None:
         return []
     questions: repository.QuestionScope = "none"
     if actor is not None and actor.is_staff:
@@ -379,7 +371,7 @@ async def search(
         questions=questions,
     )
     rows = await repository.search(
-        session, query=query, fts5_query=fts5_query(query), scope=scope, limit=limit, offset=offset
+        session, websearch=websearch, fts5=fts5, scope=scope, limit=limit, offset=offset
     )
     return [
         SearchHitOut(
@@ -413,17 +405,22 @@ async def upload_video(
     *,
     content_type: str | None,
     chunks: AsyncIterable[bytes],
+    content_length: int | None = None,
 ) -> VideoOut:
-    """Store the video chunk by chunk (never whole in memory) and record it."""
+    """Store the video chunk by chunk (never whole in memory) and record it; a body
+    announced (``content_length``) too large is refused before a byte of it is read."""
     require_staff(actor)
     media_type = video_media_type(content_type)
+    too_large = VideoTooLarge(f"A video may have at most {VIDEO_MAX_BYTES} bytes")
+    if content_length is not None and content_length > VIDEO_MAX_BYTES:
+        raise too_large
     storage = media_storage(platform.settings)
     video_id = new_id()
     key = f"videos/{video_id}"
     try:
         size = await storage.save(chunks, key, max_bytes=VIDEO_MAX_BYTES)
     except MediaTooLarge as exc:
-        raise VideoTooLarge(f"A video may have at most {VIDEO_MAX_BYTES} bytes") from exc
+        raise too_large from exc
     try:
         if size == 0:
             raise EmptyUpload()
@@ -442,11 +439,6 @@ async def upload_video(
     return VideoOut(id=video.id, size=video.size, content_type=video.content_type)
 
 
-def video_signature(secret: str, video_id: uuid.UUID, expires: int) -> str:
-    message = f"{video_id}:{expires}".encode()
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
-
-
 async def video_url(
     session: AsyncSession, platform: Platform, actor: Actor, lesson_id: uuid.UUID
 ) -> VideoUrlOut:
@@ -455,7 +447,7 @@ async def video_url(
     if lesson.video_id is None:
         raise NotFound("This lesson has no video")
     expires = int(platform.clock.timestamp()) + VIDEO_URL_TTL_SECONDS
-    signature = video_signature(platform.settings.secret_key, lesson.video_id, expires)
+    signature = link_signature(platform.settings.secret_key, str(lesson.video_id), expires)
     return VideoUrlOut(
         url=f"{MEDIA_VIDEO_PATH}/{lesson.video_id}?expires={expires}&sig={signature}",
         expires_at=datetime.fromtimestamp(expires, UTC),
@@ -488,21 +480,6 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-def _check_link(
-    platform: Platform, video_id: uuid.UUID, expires: str | None, sig: str | None
-) -> int:
-    """The seconds the link has left; 403 when it is forged or expired."""
-    if not expires or not sig or not expires.isascii() or not expires.isdigit():
-        raise BadSignature()
-    expected = video_signature(platform.settings.secret_key, video_id, int(expires))
-    if not hmac.compare_digest(expected.encode(), sig.encode()):
-        raise BadSignature()
-    remaining = int(expires) - int(platform.clock.timestamp())
-    if remaining <= 0:
-        raise LinkExpired()
-    return remaining
-
-
 async def playback(
     session: AsyncSession,
     platform: Platform,
@@ -519,7 +496,9 @@ async def playback(
     ``If-None-Match`` naming our ETag means "not modified"; a ``Range`` counts only
     when ``If-Range`` is absent or names our ETag (otherwise the whole video is sent).
     """
-    remaining = _check_link(platform, video_id, expires, sig)
+    remaining = check_link(
+        platform.settings.secret_key, str(video_id), expires, sig, platform.clock.timestamp()
+    )
     video = await repository.video_by_id(session, video_id)
     if video is None:
         raise NotFound("No such video")

@@ -23,6 +23,7 @@ from studyhall.config import Settings
 CHUNK_BYTES = 64 * 1024
 _KEY = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
 _BYTE_RANGE = re.compile(r"^\s*([0-9]*)\s*-\s*([0-9]*)\s*$")
+_BEYOND_ANY_OBJECT = 10**18
 
 
 class MediaTooLarge(Exception):
@@ -150,11 +151,19 @@ def parse_range(header: str | None, total: int) -> ByteRange | None:
         raise RangeUnsatisfiable(header)
     first, last = match.group(1), match.group(2)
     if not first:
-        suffix = int(last)
+        suffix = _position(last)
         if suffix == 0 or total == 0:
             raise RangeUnsatisfiable(header)
         return ByteRange(max(total - suffix, 0), total - 1, total)
-    start = int(first)
-    if start >= total or (last and int(last) < start):
+    start = _position(first)
+    end = _position(last) if last else total - 1
+    if start >= total or end < start:
         raise RangeUnsatisfiable(header)
-    return ByteRange(start, total - 1 if not last else min(int(last), total - 1), total)
+    return ByteRange(start, min(end, total - 1), total)
+
+
+def _position(digits: str) -> int:
+    """A byte position from a header; one too long for any object (or for ``int()``, which
+    refuses thousands of digits) counts as :data:`_BEYOND_ANY_OBJECT`."""
+    significant = digits.lstrip("0")
+    return int(significant or "0") if len(significant) < 18 else _BEYOND_ANY_OBJECT
