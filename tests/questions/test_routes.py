@@ -14,9 +14,13 @@ from studyhall.platform.auth import Role
 from studyhall.platform.runtime import Platform
 from studyhall.questions import service
 from tests.helpers import Person, make_person
+from tests.questions.api import create_bank as _bank
+from tests.questions.api import import_file as _import
+from tests.questions.api import shown_images
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EVERY_KIND = (FIXTURES / "every_kind.gift").read_text()
+WITH_IMAGE = (FIXTURES / "with_image.xml").read_text()
 # Words that would give an answer away in a student-facing payload.
 ANSWER_KEY_FIELDS = {
     "fraction",
@@ -37,27 +41,6 @@ ANSWER_KEY_FIELDS = {
     "min",
     "max",
 }
-
-
-@pytest.fixture
-async def teacher(platform: Platform) -> Person:
-    return await make_person(platform, Role.TEACHER)
-
-
-async def _bank(client: httpx.AsyncClient, owner: Person, name: str = "Bank") -> str:
-    created = await client.post("/api/v1/banks", json={"name": name}, headers=owner.headers)
-    assert created.status_code == 201, created.text
-    return str(created.json()["id"])
-
-
-async def _import(
-    client: httpx.AsyncClient, owner: Person, bank: str, text: str, fmt: str = "gift"
-) -> httpx.Response:
-    return await client.post(
-        f"/api/v1/banks/{bank}/import?format={fmt}",
-        content=text.encode(),
-        headers={**owner.headers, "content-type": "text/plain"},
-    )
 
 
 async def test_gift_import_reports_counts_kinds_categories_and_broken_lines(
@@ -142,8 +125,10 @@ async def test_students_and_strangers_never_reach_a_bank(
 async def test_export_then_import_gives_the_same_questions(
     client: httpx.AsyncClient, teacher: Person, fmt: str
 ) -> None:
+    """Moodle XML carries the images too, byte for byte; GIFT cannot, and says so."""
     source = await _bank(client, teacher, "Source")
     await _import(client, teacher, source, EVERY_KIND)
+    assert (await _import(client, teacher, source, WITH_IMAGE, "moodlexml")).json()["imported"]
     exported = await client.get(
         f"/api/v1/banks/{source}/export?format={fmt}", headers=teacher.headers
     )
@@ -151,7 +136,7 @@ async def test_export_then_import_gives_the_same_questions(
     assert "attachment" in exported.headers["content-disposition"]
     copy = await _bank(client, teacher, "Copy")
     report = (await _import(client, teacher, copy, exported.text, fmt)).json()
-    assert report == {"imported": 8, "errors": []}
+    assert report == {"imported": 9, "errors": []}
 
     def comparable(bank: str) -> Any:
         return [
@@ -163,6 +148,19 @@ async def test_export_then_import_gives_the_same_questions(
         for bank in (source, copy)
     }
     assert comparable(source) == comparable(copy)
+    original, copied = (questions_by_bank[bank][-1]["id"] for bank in (source, copy))
+    _, original_images = await shown_images(client, teacher, original)
+    sources, copied_images = await shown_images(client, teacher, copied)
+    assert len(original_images) == 2
+    if fmt == "moodlexml":
+        assert copied_images == original_images
+    else:
+        assert exported.text.startswith(
+            "// files not exported (GIFT cannot carry files): "
+            "Read the diagram: diagram one.png, shapes/square.gif\n"
+        )
+        assert copied_images == []
+        assert sources[0] == "@@PLUGINFILE@@/diagram%20one.png", "left as it was"
 
 
 def _single(text: str = "Pick one") -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Question bank tables: banks, their sharing, category trees, questions, versions, tags."""
+"""Question bank tables: banks, their sharing, category trees, questions, versions, tags
+and the files (images) questions carry."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from studyhall.platform.db import Base, UtcDateTime
+
+# Moodle allows 255 characters for a file's folder and 255 for its name.
+FILENAME_MAX_LENGTH = 512
 
 
 class QuestionBank(Base):
@@ -108,3 +112,28 @@ class QuestionTag(Base):
     tag: Mapped[str] = mapped_column(String(100), primary_key=True)
 
     __table_args__ = (Index("ix_question_tags_tag", "tag"),)
+
+
+class QuestionFile(Base):
+    """A file a question's texts refer to as ``@@PLUGINFILE@@/<filename>`` (an image).
+
+    It belongs to the question, not to a version: every version refers to it by name,
+    and a name never changes its bytes (files are only ever added), so a version a
+    student saw renders the same forever. The bytes live in media storage.
+    """
+
+    __tablename__ = "question_files"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    bank_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("question_banks.id", ondelete="CASCADE"), index=True
+    )
+    question_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("questions.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(FILENAME_MAX_LENGTH))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (UniqueConstraint("question_id", "filename"),)

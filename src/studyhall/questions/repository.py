@@ -14,6 +14,7 @@ from studyhall.questions.models import (
     Question,
     QuestionBank,
     QuestionCategory,
+    QuestionFile,
     QuestionTag,
     QuestionVersion,
 )
@@ -136,3 +137,44 @@ async def replace_tags(session: AsyncSession, question_id: uuid.UUID, tags: list
         await insert_rows(
             session, QuestionTag, [{"question_id": question_id, "tag": tag} for tag in tags]
         )
+
+
+async def file_by_id(session: AsyncSession, file_id: uuid.UUID) -> QuestionFile | None:
+    return await session.get(QuestionFile, file_id)
+
+
+async def files_of(
+    session: AsyncSession, question_ids: Sequence[uuid.UUID]
+) -> Sequence[QuestionFile]:
+    if not question_ids:
+        return []
+    query = (
+        select(QuestionFile)
+        .where(QuestionFile.question_id.in_(question_ids))
+        .order_by(QuestionFile.question_id, QuestionFile.filename)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def files_of_bank(session: AsyncSession, bank_id: uuid.UUID) -> Sequence[QuestionFile]:
+    query = (
+        select(QuestionFile)
+        .where(QuestionFile.bank_id == bank_id)
+        .order_by(QuestionFile.question_id, QuestionFile.filename)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def versions_with_banks(
+    session: AsyncSession, version_ids: Sequence[uuid.UUID]
+) -> list[tuple[QuestionVersion, uuid.UUID]]:
+    """Exact versions (what an exam session froze), whatever the questions' current ones,
+    each with its bank."""
+    if not version_ids:
+        return []
+    query = (
+        select(QuestionVersion, Question.bank_id)
+        .join(Question, Question.id == QuestionVersion.question_id)
+        .where(QuestionVersion.id.in_(set(version_ids)))
+    )
+    return [(row[0], row[1]) for row in (await session.execute(query)).all()]

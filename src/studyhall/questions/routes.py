@@ -1,4 +1,5 @@
-"""Question-bank API: banks, sharing, import/export, questions and the student preview."""
+"""Question-bank API: banks, sharing, import/export, questions and the student preview,
+and the media endpoint that serves questions' images to whoever holds a signed link."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from studyhall.platform.errors import MalformedBody
 from studyhall.platform.http import CurrentActor, DbSession, Runtime
-from studyhall.questions import service
+from studyhall.questions import files, service
 from studyhall.questions.render import StudentQuestion
 from studyhall.questions.schemas import (
     BankDetailOut,
@@ -82,10 +84,11 @@ class BanksController(Controller):
         self,
         bank_id: FromPath[uuid.UUID],
         db: DbSession,
+        platform: Runtime,
         actor: CurrentActor,
         format: FromQuery[ExportFormat] = "gift",
     ) -> Response[str]:
-        body = await service.export_bank(db, actor, bank_id, format)
+        body = await service.export_bank(db, platform, actor, bank_id, format)
         extension = "gift.txt" if format == "gift" else "xml"
         return Response(
             body,
@@ -153,9 +156,44 @@ class QuestionsController(Controller):
 
     @get("/{question_id:uuid}/preview")
     async def preview(
-        self, question_id: FromPath[uuid.UUID], db: DbSession, actor: CurrentActor
+        self,
+        question_id: FromPath[uuid.UUID],
+        db: DbSession,
+        platform: Runtime,
+        actor: CurrentActor,
     ) -> StudentQuestion:
-        return await service.preview_question(db, actor, question_id)
+        return await service.preview_question(db, platform, actor, question_id)
 
 
-ROUTES = [BanksController, QuestionsController]
+class QuestionFilesController(Controller):
+    """The signature in the URL is the credential (no cookie, no token); a link repeats
+    within its window, so the browser's cache (keyed by URL) serves an image once per
+    window. No CSRF cookie is set on these responses."""
+
+    path = files.MEDIA_PATH
+    tags = ["questions"]
+    opt = {"exclude_from_csrf": True}
+
+    @get("/{file_id:uuid}")
+    async def file(
+        self,
+        file_id: FromPath[uuid.UUID],
+        db: DbSession,
+        platform: Runtime,
+        expires: FromQuery[str | None] = None,
+        sig: FromQuery[str | None] = None,
+    ) -> Stream:
+        plan = await files.download(db, platform, file_id, expires=expires, sig=sig)
+        return Stream(
+            files.download_chunks(platform, plan),
+            media_type=plan.content_type,
+            headers={
+                "Content-Length": str(plan.size),
+                "ETag": plan.etag,
+                "Cache-Control": f"private, max-age={plan.max_age}",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+
+ROUTES = [BanksController, QuestionsController, QuestionFilesController]

@@ -20,13 +20,17 @@ from studyhall.platform.auth import Actor, Role, require_staff
 from studyhall.platform.errors import Conflict, InvalidInput, NotFound
 from studyhall.platform.ids import new_id
 from studyhall.platform.runtime import Platform
-from studyhall.questions import repository
+from studyhall.questions import files, repository
 from studyhall.questions.content import QuestionContent
 from studyhall.questions.convert import content_from_parsed, parsed_from_content
 from studyhall.questions.formats.aiken import parse_aiken
 from studyhall.questions.formats.gift import parse_gift, write_gift
-from studyhall.questions.formats.model import ParseIssue, ParseReport
-from studyhall.questions.formats.moodlexml import parse_moodle_xml, write_moodle_xml
+from studyhall.questions.formats.model import ParsedQuestion, ParseIssue, ParseReport
+from studyhall.questions.formats.moodlexml import (
+    EmbeddedFile,
+    parse_moodle_xml_with_files,
+    write_moodle_xml,
+)
 from studyhall.questions.models import (
     BankShare,
     Question,
@@ -49,11 +53,7 @@ from studyhall.questions.schemas import (
 )
 
 DEFAULT_POINTS = 1.0
-_PARSERS: dict[str, Callable[[str], ParseReport]] = {
-    "gift": parse_gift,
-    "aiken": parse_aiken,
-    "moodlexml": parse_moodle_xml,
-}
+_TEXT_PARSERS: dict[str, Callable[[str], ParseReport]] = {"gift": parse_gift, "aiken": parse_aiken}
 
 
 class InvalidQuestion(InvalidInput):
@@ -198,6 +198,13 @@ class _CategoryTree:
         return category_id
 
 
+def _parse(text: str, fmt: ImportFormat) -> tuple[ParseReport, dict[int, list[EmbeddedFile]]]:
+    """Questions and, for Moodle XML, their embedded files (only those we keep)."""
+    if fmt == "moodlexml":
+        return parse_moodle_xml_with_files(text, check_file=files.refusal)
+    return _TEXT_PARSERS[fmt](text), {}
+
+
 def _report(errors: list[ParseIssue], imported: int) -> ImportReportOut:
     return ImportReportOut(
         imported=imported,
@@ -215,18 +222,28 @@ async def import_questions(
     *,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ImportReportOut:
-    """Import a file in one transaction: every question that parsed goes in; each one that
-    did not is reported with its line, and nothing of it is written."""
+    """Import a file in one transaction: every question that parsed goes in with its
+    embedded files; each one that did not is reported with its line, and nothing of it is
+    written. A Moodle XML question with a file we refuse (``files.refusal``), or whose
+    texts show a file it does not carry, counts as broken: it would reach students so."""
     bank = await bank_for(session, actor, bank_id)
-    parsed = _PARSERS[fmt](text)
+    parsed, embedded = _parse(text, fmt)
+    errors = list(parsed.errors)
     now = platform.clock.now()
     tree = _CategoryTree(bank.id, list(await repository.categories(session, bank.id)))
     questions: list[dict[str, Any]] = []
     versions: list[dict[str, Any]] = []
     tags: list[dict[str, Any]] = []
-    for item in parsed.questions:
-        question_id = new_id()
+    attachments = files.FileBatch(bank.id, now)
+    for index, item in enumerate(parsed.questions):
         content = content_from_parsed(item)
+        carried = embedded.get(index, [])
+        missing = files.missing_file(content, carried) if fmt == "moodlexml" else None
+        if missing:
+            errors.append(ParseIssue(item.line, missing))
+            continue
+        question_id = new_id()
+        attachments.add(question_id, carried)
         questions.append(
             {
                 "id": question_id,
@@ -261,7 +278,8 @@ async def import_questions(
         if on_progress is not None:
             on_progress(min(end, len(questions)), len(questions))
     await repository.insert_rows(session, QuestionTag, tags)
-    return _report(parsed.errors, len(questions))
+    await attachments.store(session, platform)
+    return _report(sorted(errors, key=lambda issue: issue.line), len(questions))
 
 
 def check_content(content: QuestionContent) -> None:
@@ -465,22 +483,34 @@ async def mark_seen(session: AsyncSession, version_ids: list[uuid.UUID]) -> None
 
 
 async def preview_question(
-    session: AsyncSession, actor: Actor, question_id: uuid.UUID
+    session: AsyncSession, platform: Platform, actor: Actor, question_id: uuid.UUID
 ) -> StudentQuestion:
-    """The question exactly as a student would receive it (for the teacher's preview)."""
+    """The question exactly as a student would receive it (for the teacher's preview),
+    its images linked for whoever may see the bank."""
     question, version = await _question_for(session, actor, question_id)
-    return student_view(question.id, version.version, version.points, decode_content(version))
+    urls = await files.file_urls(session, platform, [question.id])
+    return student_view(
+        question.id,
+        version.version,
+        version.points,
+        decode_content(version),
+        file_urls=urls.get(question.id, {}),
+    )
 
 
 async def export_bank(
-    session: AsyncSession, actor: Actor, bank_id: uuid.UUID, fmt: ExportFormat
+    session: AsyncSession, platform: Platform, actor: Actor, bank_id: uuid.UUID, fmt: ExportFormat
 ) -> str:
-    """The bank as a GIFT or Moodle XML file; questions the format cannot hold (ordering)
-    are listed in a comment at the top rather than silently left out."""
+    """The bank as a GIFT or Moodle XML file. Moodle XML carries the questions' files
+    (base64, as Moodle writes them); what the format cannot hold (ordering questions,
+    files in GIFT) is listed in a comment at the top rather than silently left out."""
     questions = await list_questions(session, actor, bank_id, limit=None)
-    exportable = []
-    skipped = []
+    attached = await files.bank_files(session, bank_id)
+    exportable: list[ParsedQuestion] = []
+    embedded: dict[int, list[EmbeddedFile]] = {}
+    notes: list[str] = []
     for question in questions:
+        label = question.title or question.id
         parsed = parsed_from_content(
             question.content,
             title=question.title,
@@ -488,13 +518,20 @@ async def export_bank(
             category=question.category,
         )
         if parsed is None:
-            skipped.append(question)
-        else:
-            exportable.append(parsed)
-    body = write_gift(exportable) if fmt == "gift" else write_moodle_xml(exportable)
-    if not skipped:
+            notes.append(f"not exported ({question.kind} has no {fmt} form): {label}")
+            continue
+        rows = attached.get(question.id, [])
+        if rows and fmt == "gift":
+            names = ", ".join(row.filename for row in rows)
+            notes.append(f"files not exported (GIFT cannot carry files): {label}: {names}")
+        elif rows:
+            embedded[len(exportable)], missing = await files.read_files(platform, rows)
+            if missing:
+                notes.append(f"files missing from storage: {label}: {', '.join(missing)}")
+        exportable.append(parsed)
+    body = write_gift(exportable) if fmt == "gift" else write_moodle_xml(exportable, embedded)
+    if not notes:
         return body
-    notes = [f"not exported ({q.kind} has no {fmt} form): {q.title or q.id}" for q in skipped]
     if fmt == "gift":
         return "".join(f"// {note}\n" for note in notes) + "\n" + body
     comments = "".join(f"<!-- {note.replace('--', '- -')} -->\n" for note in notes)

@@ -449,6 +449,27 @@ def test_bad_embedded_files_break_their_question(file: str, words: str) -> None:
     assert words in issue.message
 
 
+def test_a_file_the_caller_refuses_breaks_its_question_at_the_file_line() -> None:
+    def png_only(file: EmbeddedFile) -> str | None:
+        return None if file.media_type == "image/png" else f"'{file.name}' is not a PNG"
+
+    def with_files(*names: str) -> str:
+        embedded = "".join(
+            f'      <file name="{name}" encoding="base64">AAEC</file>\n' for name in names
+        )
+        return question(
+            "essay",
+            f"    <generalfeedback>\n      <text>x</text>\n{embedded}    </generalfeedback>\n",
+        )
+
+    report, files = parse_moodle_xml_with_files(
+        quiz(with_files("a.png", "b.mp3"), with_files("c.png")), check_file=png_only
+    )
+    assert report.errors == [ParseIssue(13, "'b.mp3' is not a PNG")]  # the <file> line
+    assert len(report.questions) == 1
+    assert files == {0: [EmbeddedFile(name="c.png", data=b"\x00\x01\x02", media_type="image/png")]}
+
+
 # What cannot be imported is reported with its line
 
 

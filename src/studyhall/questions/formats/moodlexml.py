@@ -19,7 +19,8 @@ past, as the GIFT importer does.
 
 Embedded files (``<file encoding="base64">``, referenced from texts as
 ``@@PLUGINFILE@@/name``) have no field in the interchange model, so
-:func:`parse_moodle_xml_with_files` returns them beside the report.
+:func:`parse_moodle_xml_with_files` returns them beside the report; the caller
+may refuse a file (``check_file``), which refuses its question at the file's line.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from studyhall.questions.formats.model import (
 
 __all__ = [
     "EmbeddedFile",
+    "FileCheck",
     "guess_media_type",
     "parse_moodle_xml",
     "parse_moodle_xml_with_files",
@@ -110,6 +112,9 @@ def _media_types() -> dict[str, str]:
 
 _MEDIA_TYPES = _media_types()
 
+FileCheck = Callable[[EmbeddedFile], str | None]
+"""Why an embedded file cannot be kept, or None when it can."""
+
 
 class _Broken(Exception):
     """A question that cannot be imported, and the element that says why."""
@@ -161,13 +166,15 @@ def parse_moodle_xml(text: str) -> ParseReport:
 
 
 def parse_moodle_xml_with_files(
-    text: str,
+    text: str, *, check_file: FileCheck | None = None
 ) -> tuple[ParseReport, dict[int, list[EmbeddedFile]]]:
     """Parse a Moodle XML file and keep its embedded files.
 
     The dict maps a question's index in ``report.questions`` to its files; a
     question without files has no entry. A file that is not well-formed XML, or
-    that declares a DTD, gives one issue and no questions.
+    that declares a DTD, gives one issue and no questions. ``check_file`` says why
+    an embedded file cannot be kept (None: it can); its question is then reported
+    with that reason at the ``<file>`` line, like any other broken question.
     """
     try:
         root, lines = _read_tree(text)
@@ -189,7 +196,7 @@ def parse_moodle_xml_with_files(
             if question_type == "category":
                 category = _category(element)
                 continue
-            question, files = _question(element, question_type, category, line)
+            question, files = _question(element, question_type, category, line, check_file)
         except _Broken as broken:
             errors.append(ParseIssue(lines.get(broken.element, line), broken.message))
             continue
@@ -237,7 +244,11 @@ _Reader = Callable[[Element, ParsedQuestion], ParsedQuestion]
 
 
 def _question(
-    element: Element, question_type: str, category: str | None, line: int
+    element: Element,
+    question_type: str,
+    category: str | None,
+    line: int,
+    check_file: FileCheck | None,
 ) -> tuple[ParsedQuestion, list[EmbeddedFile]]:
     """The parts every question type shares, then the type's own parts."""
     reader = _READERS.get(question_type)
@@ -248,7 +259,7 @@ def _question(
             element,
             f"unsupported question type '{question_type}' (studyhall imports {_SUPPORTED})",
         )
-    files = _files(element)
+    files = _files(element, check_file)
     text, text_format = _rich(element.find("questiontext"), "html")
     if not text:
         raise _Broken(element, "the question has no text")
@@ -525,7 +536,7 @@ def _tags(element: Element) -> list[str]:
     return tags
 
 
-def _files(element: Element) -> list[EmbeddedFile]:
+def _files(element: Element, check_file: FileCheck | None) -> list[EmbeddedFile]:
     """Every ``<file>`` anywhere in the question, once per name."""
     files: list[EmbeddedFile] = []
     seen: dict[str, bytes] = {}
@@ -544,7 +555,11 @@ def _files(element: Element) -> list[EmbeddedFile]:
                 raise _Broken(node, f"two different embedded files are named '{name}'")
             continue
         seen[name] = data
-        files.append(EmbeddedFile(name=name, data=data, media_type=guess_media_type(name)))
+        file = EmbeddedFile(name=name, data=data, media_type=guess_media_type(name))
+        refusal = check_file(file) if check_file is not None else None
+        if refusal:
+            raise _Broken(node, refusal)
+        files.append(file)
     return files
 
 
