@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.processes import processes, studyhall
 
@@ -153,3 +153,46 @@ def context(browser: Browser, server: str) -> Iterator[BrowserContext]:
 @pytest.fixture
 def page(context: BrowserContext) -> Page:
     return context.new_page()
+
+
+@pytest.fixture
+def phone(browser: Browser, server: str) -> Iterator[Page]:
+    """A page in a 375x667 phone-sized context."""
+    context = browser.new_context(
+        base_url=server,
+        viewport={"width": 375, "height": 667},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def sign_in(page: Page, server: str, account: Account, then: str = "/account") -> None:
+    """Sign in through the login page, which comes back to ``then``."""
+    page.goto(f"/login?next={then}")
+    page.get_by_label("Email", exact=True).fill(account.email)
+    page.get_by_label("Password", exact=True).fill(account.password)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page).to_have_url(f"{server}{then}")
+
+
+def scroll_width(page: Page) -> int:
+    """The page's full width: more than the viewport means a horizontal scroll bar."""
+    width: int = page.evaluate("document.scrollingElement.scrollWidth")
+    return width
+
+
+def unlabelled_inputs(page: Page) -> list[str]:
+    """The visible form controls that have no label (as HTML, to show in a failure)."""
+    found: list[str] = page.evaluate(
+        """() => [...document.querySelectorAll('input, select, textarea')]
+            .filter((el) => el.type !== 'hidden')
+            .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                            && !el.getAttribute('aria-labelledby'))
+            .map((el) => el.outerHTML)"""
+    )
+    return found

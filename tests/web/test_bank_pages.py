@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Response, expect
 
-from tests.web.conftest import Account
+from tests.web.conftest import Account, scroll_width, sign_in, unlabelled_inputs
 
 pytestmark = pytest.mark.browser
 
@@ -30,18 +30,10 @@ $CATEGORY: $course$/top/Geography
 BROKEN_LINE = 8
 
 
-def _sign_in(page: Page, server: str, account: Account, then: str = "/account") -> None:
-    page.goto(f"/login?next={then}")
-    page.get_by_label("Email", exact=True).fill(account.email)
-    page.get_by_label("Password", exact=True).fill(account.password)
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    expect(page).to_have_url(f"{server}{then}")
-
-
 @pytest.fixture
 def teacher_page(page: Page, server: str, teacher: Account) -> Page:
     """A page signed in as the teacher made with the CLI."""
-    _sign_in(page, server, teacher)
+    sign_in(page, server, teacher)
     return page
 
 
@@ -77,17 +69,6 @@ def _save(page: Page) -> Response:
     with page.expect_response(lambda r: r.request.method == "POST") as posted:
         page.get_by_role("button", name="Save question").click()
     return posted.value
-
-
-def _unlabelled_inputs(page: Page) -> list[str]:
-    found: list[str] = page.evaluate(
-        """() => [...document.querySelectorAll('input, select, textarea')]
-            .filter((el) => el.type !== 'hidden')
-            .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
-                            && !el.getAttribute('aria-labelledby'))
-            .map((el) => el.outerHTML)"""
-    )
-    return found
 
 
 def test_teacher_creates_a_bank_imports_gift_and_previews_as_a_student(
@@ -278,7 +259,7 @@ def test_the_editor_works_without_javascript(
     context = browser.new_context(base_url=server, java_script_enabled=False)
     try:
         page = context.new_page()
-        _sign_in(page, server, teacher)
+        sign_in(page, server, teacher)
         bank_path = _create_bank(page, server)
         _new_question(page, bank_path, "Matching")
         expect(page.get_by_role("button", name="Add a pair")).to_be_hidden()
@@ -343,7 +324,7 @@ def test_every_editor_input_is_labelled(teacher_page: Page, server: str, kind: s
     page = teacher_page
     bank_path = _create_bank(page, server)
     _new_question(page, bank_path, kind)
-    assert _unlabelled_inputs(page) == []
+    assert unlabelled_inputs(page) == []
     expect(page.get_by_label("Question text", exact=True)).to_be_editable()
     ids = page.evaluate("[...document.querySelectorAll('[id]')].map((el) => el.id)")
     assert len(ids) == len(set(ids)), "duplicate ids"
@@ -439,41 +420,21 @@ def test_signed_out_visitors_are_sent_to_sign_in_and_back(
     expect(page.get_by_role("heading", level=1)).to_have_text("Question banks")
 
 
-@pytest.fixture
-def phone(browser: Browser, server: str) -> Iterator[Page]:
-    context = browser.new_context(
-        base_url=server,
-        viewport={"width": 375, "height": 667},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-    )
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
-
-
-def _scroll_width(page: Page) -> int:
-    width: int = page.evaluate("document.scrollingElement.scrollWidth")
-    return width
-
-
 def test_bank_pages_fit_a_phone(phone: Page, server: str, teacher: Account, tmp_path: Path) -> None:
-    _sign_in(phone, server, teacher)
+    sign_in(phone, server, teacher)
     bank_path = _create_bank(phone, server, "A bank with a rather long name " + "x" * 60)
-    assert _scroll_width(phone) <= 375
+    assert scroll_width(phone) <= 375
     gift = tmp_path / "geography.gift"
     gift.write_text(GIFT, encoding="utf-8")
     _import(phone, server, gift)
     expect(phone.get_by_role("status")).to_contain_text("Imported 3")
-    assert _scroll_width(phone) <= 375
+    assert scroll_width(phone) <= 375
     phone.goto("/banks")
-    assert _scroll_width(phone) <= 375
+    assert scroll_width(phone) <= 375
     phone.goto(bank_path)
     phone.get_by_role("link", name="Rivers", exact=True).click()
     expect(phone.get_by_role("checkbox")).to_have_count(3)
-    assert _scroll_width(phone) <= 375
+    assert scroll_width(phone) <= 375
     for kind in ("Multiple response", "Numerical", "Matching", "Ordering"):
         _new_question(phone, bank_path, kind)
-        assert _scroll_width(phone) <= 375, kind
+        assert scroll_width(phone) <= 375, kind

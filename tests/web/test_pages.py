@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, Response, expect
+from playwright.sync_api import BrowserContext, Locator, Page, Response, expect
 
-from tests.web.conftest import Account
+from tests.web.conftest import Account, scroll_width
 
 pytestmark = pytest.mark.browser
 
@@ -223,32 +222,11 @@ def test_every_form_input_has_a_label(page: Page, server: str, teacher: Account)
     _assert_every_input_is_labelled(page, ["Current password", "New password"])
 
 
-@pytest.fixture
-def phone(browser: Browser, server: str) -> Iterator[Page]:
-    """A page in a 375x667 phone-sized context."""
-    context = browser.new_context(
-        base_url=server,
-        viewport={"width": 375, "height": 667},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-    )
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
-
-
-def _scroll_width(page: Page) -> int:
-    width: int = page.evaluate("document.scrollingElement.scrollWidth")
-    return width
-
-
 @pytest.mark.parametrize("path", ["/login", "/register", "/"])
 def test_pages_fit_a_phone_without_horizontal_scroll(phone: Page, path: str) -> None:
     phone.goto(path)
     expect(phone.locator("main")).to_be_visible()
-    assert _scroll_width(phone) <= 375
+    assert scroll_width(phone) <= 375
     for form in phone.locator("main form").all():
         box = form.bounding_box()
         assert box is not None
@@ -259,7 +237,7 @@ def test_pages_fit_a_phone_without_horizontal_scroll(phone: Page, path: str) -> 
 def test_account_page_fits_a_phone(phone: Page, server: str, teacher: Account) -> None:
     _sign_in(phone, server, teacher)
     expect(phone.locator("#profile-email")).to_have_text(teacher.email)
-    assert _scroll_width(phone) <= 375
+    assert scroll_width(phone) <= 375
 
 
 def test_a_long_unbroken_name_and_email_fit_a_phone(phone: Page, server: str) -> None:
@@ -272,11 +250,11 @@ def test_a_long_unbroken_name_and_email_fit_a_phone(phone: Page, server: str) ->
     phone.get_by_role("button", name="Create account").click()
     expect(phone).to_have_url(f"{server}/account")
     expect(phone.locator("#profile-email")).to_have_text(email)
-    assert _scroll_width(phone) <= 375
+    assert scroll_width(phone) <= 375
 
     phone.goto("/")
     expect(phone.get_by_text("Welcome back")).to_be_visible()
-    assert _scroll_width(phone) <= 375
+    assert scroll_width(phone) <= 375
 
     # The name in the nav must not cover the button next to it.
     _main_nav(phone).get_by_role("button", name="Sign out").click()
@@ -288,4 +266,4 @@ def test_a_long_unbroken_name_and_email_fit_a_phone(phone: Page, server: str) ->
     phone.get_by_label("Password", exact=True).fill("a-long-enough-password")
     phone.get_by_role("button", name="Create account").click()
     expect(phone.get_by_role("alert")).to_contain_text("already registered")
-    assert _scroll_width(phone) <= 375
+    assert scroll_width(phone) <= 375

@@ -13,7 +13,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import msgspec
 from litestar import Request, Response, get, post
@@ -37,6 +37,7 @@ from studyhall.questions.formats.model import (
 )
 from studyhall.questions.routes import IMPORT_MAX_BYTES
 from studyhall.questions.schemas import CategoryOut, ImportFormat, QuestionIn, QuestionOut
+from studyhall.web.pages import not_found, refuse, render, request_target
 
 PAGE_SIZE = 50
 MAX_ROWS = 200
@@ -72,31 +73,6 @@ KINDS: tuple[StoredKind, ...] = (
 )
 
 
-# --- access -------------------------------------------------------------------------------
-
-
-def _page(template: str, actor: Actor | None, status_code: int = 200, **context: Any) -> Template:
-    return Template(
-        template_name=template, context={"actor": actor, **context}, status_code=status_code
-    )
-
-
-def _not_found(actor: Actor | None, detail: str = "No such page") -> Template:
-    return _page("banks/not_found.html", actor, status_code=404, detail=detail)
-
-
-def _refuse(actor: Actor | None, target: str) -> Response[Any]:
-    """Sign in first; a student learns nothing, not even that banks exist."""
-    if actor is None:
-        return Redirect(f"/login?next={quote(target, safe='/')}")
-    return _not_found(actor)
-
-
-def _target(request: Request[Any, Any, Any]) -> str:
-    query = request.url.query
-    return request.url.path + (f"?{query}" if query else "")
-
-
 # --- bank list ----------------------------------------------------------------------------
 
 
@@ -109,7 +85,7 @@ async def _banks_page(
     db: DbSession, actor: Actor, status_code: int = 200, **context: Any
 ) -> Template:
     banks = await service.list_banks(db, actor)
-    return _page("banks/list.html", actor, status_code=status_code, banks=banks, **context)
+    return render("banks/list.html", actor, status_code=status_code, banks=banks, **context)
 
 
 @get("/banks", name="banks")
@@ -118,7 +94,7 @@ async def banks_page(
 ) -> Response[Any]:
     actor = optional_actor
     if actor is None or not actor.is_staff:
-        return _refuse(actor, _target(request))
+        return refuse(actor, request_target(request))
     return await _banks_page(db, actor, name="")
 
 
@@ -128,7 +104,7 @@ async def banks_create(
 ) -> Response[Any]:
     actor = optional_actor
     if actor is None or not actor.is_staff:
-        return _refuse(actor, "/banks")
+        return refuse(actor, "/banks")
     name = data.name.strip()
     try:
         if len(name) > 200:
@@ -230,7 +206,7 @@ async def _bank_page(
         limit=PAGE_SIZE + 1,
         offset=(filters.page - 1) * PAGE_SIZE,
     )
-    return _page(
+    return render(
         "banks/bank.html",
         actor,
         status_code=status_code,
@@ -260,13 +236,13 @@ async def bank_page(
 ) -> Response[Any]:
     actor = optional_actor
     if actor is None or not actor.is_staff:
-        return _refuse(actor, _target(request))
+        return refuse(actor, request_target(request))
     kind = kind if kind in KIND_LABELS else ""
     filters = BankFilters(category=category.strip(), kind=kind, tag=tag.strip(), page=page)
     try:
         return await _bank_page(db, actor, bank_id, filters, import_format="gift")
     except NotFound as error:
-        return _not_found(actor, error.detail)
+        return not_found(actor, error.detail)
 
 
 @dataclass
@@ -297,7 +273,7 @@ async def bank_import(
 ) -> Response[Any]:
     actor = optional_actor
     if actor is None or not actor.is_staff:
-        return _refuse(actor, f"/banks/{bank_id}")
+        return refuse(actor, f"/banks/{bank_id}")
     fmt = data.format if data.format in IMPORT_FORMATS else "gift"
     filename = data.file.filename if data.file is not None else ""
     try:
@@ -306,7 +282,7 @@ async def bank_import(
             raise InvalidInput("Choose one of the listed formats")
         text = await _read_upload(data.file)
     except NotFound as error:
-        return _not_found(actor, error.detail)
+        return not_found(actor, error.detail)
     except DomainError as error:
         return await _bank_page(
             db,
@@ -340,19 +316,20 @@ async def question_preview(
     request: Request[Any, Any, Any],
     question_id: FromPath[uuid.UUID],
     db: DbSession,
+    platform: Runtime,
     optional_actor: MaybeActor,
 ) -> Response[Any]:
     actor = optional_actor
     if actor is None or not actor.is_staff:
-        return _refuse(actor, _target(request))
+        return refuse(actor, request_target(request))
     try:
-        student = await service.preview_question(db, actor, question_id)
+        student = await service.preview_question(db, platform, actor, question_id)
         question = await service.get_question(db, actor, question_id)
     except NotFound as error:
-        return _not_found(actor, error.detail)
+        return not_found(actor, error.detail)
     # Only what frames the preview leaves the teacher's view; the question itself is the
     # student's view, which holds no answer key.
-    return _page(
+    return render(
         "banks/preview.html",
         actor,
         q=student,
@@ -785,7 +762,7 @@ def _editor(
     error_field: str | None = None,
 ) -> Template:
     spec = ROW_SPECS.get(form.kind)
-    return _page(
+    return render(
         "banks/editor.html",
         actor,
         status_code=status_code,
@@ -815,13 +792,13 @@ async def question_new(
 ) -> Response[Any]:
     actor = optional_actor
     if actor is None or not actor.is_staff:
-        return _refuse(actor, _target(request))
+        return refuse(actor, request_target(request))
     if kind not in KIND_LABELS:
-        return _not_found(actor, "No such question type")
+        return not_found(actor, "No such question type")
     try:
         bank = await service.bank_detail(db, actor, bank_id)
     except NotFound as error:
-        return _not_found(actor, error.detail)
+        return not_found(actor, error.detail)
     form = EditorForm(kind=kind, points="0" if kind == "description" else "1")
     action = f"/banks/{bank_id}/questions/new?{urlencode({'kind': kind})}"
     return _editor(actor, form, bank=bank, action=action)
@@ -838,13 +815,13 @@ async def question_create(
 ) -> Response[Any]:
     actor = optional_actor
     if actor is None or not actor.is_staff:
-        return _refuse(actor, _target(request))
+        return refuse(actor, request_target(request))
     if kind not in KIND_LABELS:
-        return _not_found(actor, "No such question type")
+        return not_found(actor, "No such question type")
     try:
         bank = await service.bank_detail(db, actor, bank_id)
     except NotFound as error:
-        return _not_found(actor, error.detail)
+        return not_found(actor, error.detail)
     form = form_from_post(kind, await request.form())
     action = f"/banks/{bank_id}/questions/new?{urlencode({'kind': kind})}"
     try:
@@ -884,12 +861,12 @@ async def question_edit(
 ) -> Response[Any]:
     actor = optional_actor
     if actor is None or not actor.is_staff:
-        return _refuse(actor, _target(request))
+        return refuse(actor, request_target(request))
     try:
         question = await service.get_question(db, actor, question_id)
         bank = await service.bank_detail(db, actor, question.bank_id)
     except NotFound as error:
-        return _not_found(actor, error.detail)
+        return not_found(actor, error.detail)
     return _editor(
         actor,
         form_from_question(question),
@@ -909,12 +886,12 @@ async def question_update(
 ) -> Response[Any]:
     actor = optional_actor
     if actor is None or not actor.is_staff:
-        return _refuse(actor, _target(request))
+        return refuse(actor, request_target(request))
     try:
         question = await service.get_question(db, actor, question_id)
         bank = await service.bank_detail(db, actor, question.bank_id)
     except NotFound as error:
-        return _not_found(actor, error.detail)
+        return not_found(actor, error.detail)
     # The kind is the question's: the editor does not turn one type into another.
     form = form_from_post(question.kind, await request.form())
     action = f"/questions/{question_id}/edit"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie
@@ -19,7 +18,6 @@ from litestar.response import Redirect, Template
 from studyhall.identity import service
 from studyhall.identity.models import User
 from studyhall.identity.tasks import enqueue_welcome
-from studyhall.platform.auth import Actor
 from studyhall.platform.errors import DomainError
 from studyhall.platform.http import (
     SESSION_COOKIE,
@@ -28,6 +26,7 @@ from studyhall.platform.http import (
     Runtime,
     client_ip,
 )
+from studyhall.web.pages import render, sign_in_first
 
 
 @dataclass
@@ -57,12 +56,6 @@ def _safe_next(target: str) -> str:
     return "/account"
 
 
-def _page(template: str, actor: Actor | None, status_code: int = 200, **context: Any) -> Template:
-    return Template(
-        template_name=template, context={"actor": actor, **context}, status_code=status_code
-    )
-
-
 def _session_cookie(platform: Runtime, value: str, *, max_age: int) -> Cookie:
     return Cookie(
         key=SESSION_COOKIE,
@@ -87,12 +80,12 @@ async def _signed_in(
 
 @get("/", name="home")
 async def home(optional_actor: MaybeActor) -> Template:
-    return _page("home.html", optional_actor)
+    return render("home.html", optional_actor)
 
 
 @get("/login", name="login")
 async def login_page(optional_actor: MaybeActor, next: FromQuery[str] = "/account") -> Template:
-    return _page("login.html", optional_actor, next=_safe_next(next), email="")
+    return render("login.html", optional_actor, next=_safe_next(next), email="")
 
 
 @post("/login")
@@ -109,7 +102,7 @@ async def login_submit(
             db, platform, email=data.email, password=data.password, client_ip=ip
         )
     except DomainError as error:
-        return _page(
+        return render(
             "login.html",
             optional_actor,
             status_code=error.status,
@@ -122,7 +115,7 @@ async def login_submit(
 
 @get("/register", name="register")
 async def register_page(optional_actor: MaybeActor) -> Template:
-    return _page("register.html", optional_actor, email="", name="")
+    return render("register.html", optional_actor, email="", name="")
 
 
 @post("/register")
@@ -137,7 +130,7 @@ async def register_submit(
             db, platform, email=data.email, password=data.password, name=data.name
         )
     except DomainError as error:
-        return _page(
+        return render(
             "register.html",
             None,
             status_code=error.status,
@@ -159,8 +152,8 @@ async def logout(request: Request[Any, Any, Any], db: DbSession, platform: Runti
 @get("/account", name="account")
 async def account(db: DbSession, optional_actor: MaybeActor) -> Response[Any]:
     if optional_actor is None:
-        return Redirect(f"/login?next={quote('/account')}")
-    return _page("account.html", optional_actor, me=await service.me(db, optional_actor))
+        return sign_in_first("/account")
+    return render("account.html", optional_actor, me=await service.me(db, optional_actor))
 
 
 @post("/account/password")
@@ -172,7 +165,7 @@ async def account_password(
     optional_actor: MaybeActor,
 ) -> Response[Any]:
     if optional_actor is None:
-        return Redirect(f"/login?next={quote('/account')}")
+        return sign_in_first("/account")
     message: dict[str, Any] = {"notice": "Password changed. Other devices were signed out."}
     status = 200
     try:
@@ -188,7 +181,7 @@ async def account_password(
         message = {"error": error.detail}
         status = error.status
     me = await service.me(db, optional_actor)
-    return _page("account.html", optional_actor, status_code=status, me=me, **message)
+    return render("account.html", optional_actor, status_code=status, me=me, **message)
 
 
 ROUTES = [
