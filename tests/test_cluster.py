@@ -15,6 +15,7 @@ import asyncpg
 import httpx
 import pytest
 
+from studyhall.identity.tasks import WELCOME_JOB
 from tests.conftest import TEST_SECRET, delete_prefix
 from tests.helpers import PASSWORD
 from tests.processes import processes, studyhall
@@ -83,7 +84,9 @@ async def test_two_app_processes_and_a_worker_share_one_database_and_redis(
                             )
                         ) and bool(
                             await pg.fetchval(
-                                "SELECT count(*) FROM jobs WHERE state = 'running' AND attempts = 1"
+                                "SELECT count(*) FROM jobs WHERE kind = $1"
+                                " AND state = 'running' AND attempts = 1",
+                                WELCOME_JOB,
                             )
                         )
 
@@ -93,10 +96,15 @@ async def test_two_app_processes_and_a_worker_share_one_database_and_redis(
                     cluster.start(studyhall("worker"), tmp_path / "w2.log")
 
                     async def done() -> bool:
-                        return await pg.fetchval("SELECT state FROM jobs") == "done"
+                        return (
+                            await pg.fetchval("SELECT state FROM jobs WHERE kind = $1", WELCOME_JOB)
+                            == "done"
+                        )
 
                     await _eventually("the restarted worker finished the job", done)
-                    attempts = await pg.fetchval("SELECT attempts FROM jobs")
+                    attempts = await pg.fetchval(
+                        "SELECT attempts FROM jobs WHERE kind = $1", WELCOME_JOB
+                    )
                     inbox = await http.get(f"{node_b}/api/v1/me/notifications", headers=auth)
                     kinds = [item["kind"] for item in inbox.json()]
                     print(f"job attempts={attempts}, welcome messages={kinds.count('welcome')}")

@@ -22,10 +22,13 @@ from litestar.template.config import TemplateConfig
 from studyhall import __version__
 from studyhall.config import Settings, load_settings
 from studyhall.content import routes as content_routes
+from studyhall.exams import routes as exam_routes
+from studyhall.exams import tasks as exam_tasks
+from studyhall.exams.answers import AnswerJournal
 from studyhall.identity import routes as identity_routes
 from studyhall.identity import tasks as identity_tasks
 from studyhall.identity.dependencies import provide_actor, provide_optional_actor
-from studyhall.platform import health
+from studyhall.platform import health, idempotency
 from studyhall.platform.clock import Clock
 from studyhall.platform.csrf import SessionCsrfMiddleware, csrf_config
 from studyhall.platform.errors import EXCEPTION_HANDLERS
@@ -35,17 +38,19 @@ from studyhall.platform.metrics import JOBS_RUN
 from studyhall.platform.observe import ObservedApp
 from studyhall.platform.runtime import Platform
 from studyhall.questions import routes as question_routes
-from studyhall.web import bank_pages
+from studyhall.web import bank_pages, catalog_pages
 from studyhall.web import routes as web_routes
 
 WEB_DIR = Path(__file__).parent / "web"
 logger = logging.getLogger("studyhall.app")
 
 
-def job_registry() -> JobRegistry:
+def job_registry(platform: Platform) -> JobRegistry:
     """Every domain's jobs, in one registry the worker serves."""
     registry = JobRegistry()
     identity_tasks.register_jobs(registry)
+    idempotency.register_jobs(registry)
+    exam_tasks.register_jobs(registry, platform)
     return registry
 
 
@@ -54,7 +59,7 @@ def build_worker(platform: Platform, registry: JobRegistry | None = None) -> Wor
     return Worker(
         platform.sessions,
         platform.clock,
-        registry or job_registry(),
+        registry or job_registry(platform),
         owner=f"{socket.gethostname()}:{os.getpid()}",
         lease_seconds=settings.job_lease_seconds,
         poll_seconds=settings.job_poll_seconds,
@@ -69,6 +74,8 @@ def create_litestar(settings: Settings, *, clock: Clock | None = None) -> Litest
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         platform = await Platform.start(settings, clock=clock)
         app.state.platform = platform
+        await idempotency.schedule_pruning(platform.sessions, platform.clock)
+        app.state.answer_journal = journal = AnswerJournal(platform.engine)
         stop = asyncio.Event()
         worker_task = None
         if settings.worker_in_app:
@@ -79,6 +86,7 @@ def create_litestar(settings: Settings, *, clock: Clock | None = None) -> Litest
             stop.set()
             if worker_task is not None:
                 await worker_task
+            await journal.close()
             await platform.close()
 
     return Litestar(
@@ -87,8 +95,10 @@ def create_litestar(settings: Settings, *, clock: Clock | None = None) -> Litest
             *identity_routes.ROUTES,
             *question_routes.ROUTES,
             *content_routes.ROUTES,
+            *exam_routes.ROUTES,
             *web_routes.ROUTES,
             *bank_pages.ROUTES,
+            *catalog_pages.ROUTES,
             create_static_files_router(path="/static", directories=[WEB_DIR / "static"]),
         ],
         dependencies={

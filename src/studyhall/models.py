@@ -5,13 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from studyhall.content import models as content_models
+from studyhall.exams import models as exam_models
 from studyhall.identity import models as identity_models
 from studyhall.platform import models as platform_models
 from studyhall.platform.db import Base
 from studyhall.questions import models as question_models
 
 metadata = Base.metadata
-MODEL_MODULES = (platform_models, identity_models, question_models, content_models)
+MODEL_MODULES = (
+    platform_models,
+    identity_models,
+    question_models,
+    content_models,
+    exam_models,
+)
 
 
 def include_in_schema_comparison(

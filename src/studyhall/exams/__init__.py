@@ -1,0 +1,1 @@
+"""Timed exams: definitions, sessions, the answer journal, submit and results."""

@@ -1,0 +1,159 @@
+"""Exam API: definitions (teachers) and sessions (students), as the public contract gives them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post, put
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
+
+from studyhall.exams import service
+from studyhall.exams.answers import AnswerJournal, SaveRequest, save_answer
+from studyhall.exams.schemas import (
+    AnswerIn,
+    ExamIn,
+    ExamOut,
+    OverrideIn,
+    OverrideOut,
+    ResultOut,
+    SavedOut,
+    SessionOut,
+    SubmitOut,
+)
+from studyhall.platform.http import CurrentActor, DbSession, Runtime, client_ip
+
+ANSWER_MAX_BYTES = 256 * 1024
+Journal = NamedDependency[AnswerJournal]
+
+
+def provide_answer_journal(state: State) -> AnswerJournal:
+    journal: AnswerJournal = state.answer_journal
+    return journal
+
+
+class ExamsController(Controller):
+    path = "/api/v1/exams"
+    tags = ["exams"]
+
+    @post("/", status_code=HTTP_201_CREATED)
+    async def create(
+        self, data: JSONBody[ExamIn], db: DbSession, platform: Runtime, actor: CurrentActor
+    ) -> ExamOut:
+        return await service.create_exam(db, platform, actor, data)
+
+    @get("/")
+    async def list_exams(self, db: DbSession, actor: CurrentActor) -> list[ExamOut]:
+        """The exams you own (admins: every exam)."""
+        return await service.list_exams(db, actor)
+
+    @get("/{exam_id:uuid}")
+    async def detail(
+        self, exam_id: FromPath[uuid.UUID], db: DbSession, actor: CurrentActor
+    ) -> ExamOut:
+        return await service.exam_detail(db, actor, exam_id)
+
+    @put("/{exam_id:uuid}/overrides/{user_id:uuid}")
+    async def override(
+        self,
+        exam_id: FromPath[uuid.UUID],
+        user_id: FromPath[uuid.UUID],
+        data: JSONBody[OverrideIn],
+        db: DbSession,
+        platform: Runtime,
+        actor: CurrentActor,
+    ) -> OverrideOut:
+        """Extra time or a later close for one student (sessions started from now on)."""
+        return await service.set_override(db, platform, actor, exam_id, user_id, data)
+
+    @post("/{exam_id:uuid}/sessions", status_code=HTTP_201_CREATED)
+    async def start(
+        self, exam_id: FromPath[uuid.UUID], db: DbSession, platform: Runtime, actor: CurrentActor
+    ) -> Response[SessionOut]:
+        """Start an attempt (201), or get back the one still running (200)."""
+        started, created = await service.start_session(db, platform, actor, exam_id)
+        return Response(started, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
+
+
+class SessionsController(Controller):
+    path = "/api/v1/sessions"
+    tags = ["exams"]
+
+    @get("/{session_id:uuid}")
+    async def detail(
+        self, session_id: FromPath[uuid.UUID], db: DbSession, platform: Runtime, actor: CurrentActor
+    ) -> SessionOut:
+        """Answers so far, status and the seconds left by the server's clock."""
+        return await service.session_view(db, platform, actor, session_id)
+
+    @put(
+        "/{session_id:uuid}/answers",
+        request_max_body_size=ANSWER_MAX_BYTES,
+        dependencies={"answer_journal": Provide(provide_answer_journal, sync_to_thread=False)},
+    )
+    async def save(
+        self,
+        session_id: FromPath[uuid.UUID],
+        data: JSONBody[AnswerIn],
+        request: Request[Any, Any, Any],
+        platform: Runtime,
+        actor: CurrentActor,
+        answer_journal: Journal,
+    ) -> SavedOut:
+        """Needs an ``Idempotency-Key``. 200 means the answer is stored durably."""
+        await save_answer(
+            platform,
+            answer_journal,
+            actor,
+            SaveRequest(
+                session_id=session_id,
+                idempotency_key=request.headers.get("idempotency-key"),
+                answer=data,
+                body=await request.body(),
+                client_ip=client_ip(
+                    request, trust_proxy_headers=platform.settings.trust_proxy_headers
+                ),
+                user_agent=request.headers.get("user-agent"),
+            ),
+        )
+        return SavedOut(saved=True)
+
+    @post("/{session_id:uuid}/pause", status_code=HTTP_200_OK)
+    async def pause(
+        self, session_id: FromPath[uuid.UUID], db: DbSession, platform: Runtime, actor: CurrentActor
+    ) -> SessionOut:
+        return await service.pause(db, platform, actor, session_id)
+
+    @post("/{session_id:uuid}/resume", status_code=HTTP_200_OK)
+    async def resume(
+        self, session_id: FromPath[uuid.UUID], db: DbSession, platform: Runtime, actor: CurrentActor
+    ) -> SessionOut:
+        return await service.resume(db, platform, actor, session_id)
+
+    @post("/{session_id:uuid}/submit", status_code=HTTP_200_OK)
+    async def submit(
+        self,
+        session_id: FromPath[uuid.UUID],
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        platform: Runtime,
+        actor: CurrentActor,
+    ) -> Response[SubmitOut]:
+        """Needs an ``Idempotency-Key``. 200 with the score, or 202 while essays wait."""
+        submitted = await service.submit(
+            db, platform, actor, session_id, request.headers.get("idempotency-key")
+        )
+        status = HTTP_202_ACCEPTED if submitted.status == "SCORING" else HTTP_200_OK
+        return Response(submitted, status_code=status)
+
+    @get("/{session_id:uuid}/result")
+    async def result(
+        self, session_id: FromPath[uuid.UUID], db: DbSession, platform: Runtime, actor: CurrentActor
+    ) -> ResultOut:
+        return await service.result(db, platform, actor, session_id)
+
+
+ROUTES = [ExamsController, SessionsController]

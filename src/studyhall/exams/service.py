@@ -1,0 +1,703 @@
+"""Exam rules: definitions, starting and resuming sessions, pausing, submitting, results.
+
+The server's clock is the only clock: ``ends_at`` is fixed at start (duration plus any
+override, never past the close), remaining time is always computed here, and expiry
+is enforced by the database checks in ``repository`` and by a job queued at start that
+submits the session when its time is up, whether or not its student is still there.
+
+Submitting is exactly-once by construction: one conditional UPDATE moves the session
+out of ACTIVE/PAUSED and only its winner scores, inserting the single result row in
+the same transaction; every other submitter reads that row and answers the same.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import secrets
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studyhall.exams import repository
+from studyhall.exams.answers import (
+    TimeExpired,
+    forget_snapshot,
+    idempotency_key,
+    remember_snapshot,
+)
+from studyhall.exams.models import Exam, ExamOverride, ExamQuestion, ExamResult, ExamSession
+from studyhall.exams.schemas import (
+    AnswerOut,
+    BreakdownOut,
+    ExamIn,
+    ExamOut,
+    OverrideIn,
+    OverrideOut,
+    ResultOut,
+    ReviewPolicy,
+    SessionOut,
+    SubmitOut,
+)
+from studyhall.identity import repository as identity_repository
+from studyhall.identity.service import is_cohort_member
+from studyhall.platform.auth import Actor, ensure_owner_or_admin, require_staff
+from studyhall.platform.errors import Conflict, Forbidden, InvalidInput, NotFound
+from studyhall.platform.ids import new_id
+from studyhall.platform.runtime import Platform
+from studyhall.questions import files
+from studyhall.questions import repository as question_repository
+from studyhall.questions.draw import DrawnQuestion, DrawRule, check_rules, draw
+from studyhall.questions.frozen import FrozenVersion, frozen_versions
+from studyhall.questions.render import Option, StudentQuestion, student_view, to_html
+from studyhall.questions.review import explanation_html, right_answer_html
+from studyhall.questions.scoring import score
+from studyhall.questions.service import bank_for, mark_seen
+
+EXPIRE_JOB = "exams.expire_session"
+AUTO_RESUME_JOB = "exams.auto_resume"
+
+
+class ExamNotOpen(Conflict):
+    code = "exam_not_open"
+    title = "The exam is not open"
+
+
+class NoAttemptsLeft(Conflict):
+    code = "no_attempts_left"
+    title = "Every attempt allowed has been used"
+
+
+class NotInCohort(Forbidden):
+    code = "not_in_cohort"
+    title = "This exam is for another cohort"
+
+
+class PauseNotAllowed(Conflict):
+    code = "pause_not_allowed"
+    title = "This session cannot be paused"
+
+
+class NotPaused(Conflict):
+    code = "not_paused"
+    title = "The session is not paused"
+
+
+class ResultNotReady(Conflict):
+    code = "result_not_ready"
+    title = "The session has not been submitted"
+
+
+# --- definitions ---------------------------------------------------------------------
+
+
+def _exam_out(exam: Exam, question_count: int) -> ExamOut:
+    return ExamOut(
+        id=exam.id,
+        owner_id=exam.owner_id,
+        title=exam.title,
+        instructions=exam.instructions,
+        duration_seconds=exam.duration_seconds,
+        question_count=question_count,
+        opens_at=exam.opens_at,
+        closes_at=exam.closes_at,
+        attempts_allowed=exam.attempts_allowed,
+        attempt_policy=exam.attempt_policy,
+        shuffle_questions=exam.shuffle_questions,
+        shuffle_options=exam.shuffle_options,
+        on_expiry=exam.on_expiry,
+        grace_seconds=exam.grace_seconds,
+        pause_budget_seconds=exam.pause_budget_seconds,
+        review_after_submit=msgspec.convert(exam.review_after_submit, ReviewPolicy),
+        review_after_close=msgspec.convert(exam.review_after_close, ReviewPolicy),
+        cohort_id=exam.cohort_id,
+        product_id=exam.product_id,
+        created_at=exam.created_at,
+    )
+
+
+def _question_count(exam: Exam, fixed: Sequence[ExamQuestion]) -> int:
+    if exam.draw_rules is None:
+        return len(fixed)
+    return sum(int(rule["count"]) for rule in exam.draw_rules)
+
+
+def _fixed_list(data: ExamIn) -> list[tuple[uuid.UUID, float | None]]:
+    given = [data.question_ids is not None, data.questions is not None, data.draw is not None]
+    if sum(given) != 1:
+        raise InvalidInput("Give exactly one of questionIds, questions or draw")
+    if data.question_ids is not None:
+        return [(question_id, None) for question_id in data.question_ids]
+    if data.questions is not None:
+        return [(item.question_id, item.points) for item in data.questions]
+    return []
+
+
+async def create_exam(
+    session: AsyncSession, platform: Platform, actor: Actor, data: ExamIn
+) -> ExamOut:
+    """A teacher's exam over questions of banks they may use."""
+    require_staff(actor)
+    fixed = _fixed_list(data)
+    if data.draw is None and not fixed:
+        raise InvalidInput("An exam needs at least one question")
+    if len({question_id for question_id, _ in fixed}) != len(fixed):
+        raise InvalidInput("A question appears twice in the exam")
+    if data.opens_at and data.closes_at and data.closes_at <= data.opens_at:
+        raise InvalidInput("The exam must close after it opens")
+    for question_id, _ in fixed:
+        found = await question_repository.question_with_version(session, question_id)
+        if found is None:
+            raise NotFound(f"No such question {question_id}")
+        await bank_for(session, actor, found[0].bank_id)
+    if data.draw is not None:
+        await check_rules(session, actor, data.draw)
+    if data.cohort_id is not None and not await _cohort_exists(session, data.cohort_id):
+        raise NotFound("No such cohort")
+    now = platform.clock.now()
+    exam = Exam(
+        id=new_id(),
+        owner_id=actor.user_id,
+        title=data.title.strip() or "Untitled exam",
+        instructions=data.instructions,
+        duration_seconds=data.duration_seconds,
+        opens_at=data.opens_at,
+        closes_at=data.closes_at,
+        attempts_allowed=data.attempts_allowed,
+        attempt_policy=data.attempt_policy,
+        shuffle_questions=data.shuffle_questions,
+        shuffle_options=data.shuffle_options,
+        on_expiry=data.on_expiry,
+        grace_seconds=data.grace_seconds if data.on_expiry == "grace" else 0,
+        pause_budget_seconds=data.pause_budget_seconds,
+        review_after_submit=msgspec.to_builtins(data.review_after_submit),
+        review_after_close=msgspec.to_builtins(data.review_after_close),
+        draw_rules=msgspec.to_builtins(data.draw) if data.draw is not None else None,
+        cohort_id=data.cohort_id,
+        product_id=data.product_id,
+        created_at=now,
+        updated_at=now,
+    )
+    questions = [
+        ExamQuestion(exam_id=exam.id, position=position, question_id=question_id, points=points)
+        for position, (question_id, points) in enumerate(fixed, start=1)
+    ]
+    await repository.add(session, exam)
+    await repository.add(session, *questions)
+    return _exam_out(exam, _question_count(exam, questions))
+
+
+async def _cohort_exists(session: AsyncSession, cohort_id: uuid.UUID) -> bool:
+    return await identity_repository.cohort_by_id(session, cohort_id) is not None
+
+
+async def _exam(session: AsyncSession, exam_id: uuid.UUID) -> Exam:
+    exam = await repository.exam_by_id(session, exam_id)
+    if exam is None:
+        raise NotFound("No such exam")
+    return exam
+
+
+async def exam_detail(session: AsyncSession, actor: Actor, exam_id: uuid.UUID) -> ExamOut:
+    """The exam's rules (never its questions' keys) for its lobby or its teacher."""
+    exam = await _exam(session, exam_id)
+    return _exam_out(exam, _question_count(exam, await repository.exam_questions(session, exam.id)))
+
+
+async def list_exams(session: AsyncSession, actor: Actor) -> list[ExamOut]:
+    require_staff(actor)
+    exams = await repository.exams_owned_by(session, None if actor.is_admin else actor.user_id)
+    return [
+        _exam_out(exam, _question_count(exam, await repository.exam_questions(session, exam.id)))
+        for exam in exams
+    ]
+
+
+async def set_override(
+    session: AsyncSession,
+    platform: Platform,
+    actor: Actor,
+    exam_id: uuid.UUID,
+    user_id: uuid.UUID,
+    data: OverrideIn,
+) -> OverrideOut:
+    """Accommodations apply to sessions started afterwards."""
+    exam = await _exam(session, exam_id)
+    require_staff(actor)
+    ensure_owner_or_admin(actor, exam.owner_id, what="exam")
+    override = await repository.override_for(session, exam.id, user_id)
+    now = platform.clock.now()
+    if override is None:
+        override = ExamOverride(exam_id=exam.id, user_id=user_id, updated_at=now)
+        session.add(override)
+    override.extra_seconds = data.extra_seconds
+    override.closes_at = data.closes_at
+    override.updated_at = now
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise NotFound("No such user") from exc
+    return OverrideOut(exam.id, user_id, override.extra_seconds, override.closes_at)
+
+
+# --- sessions ------------------------------------------------------------------------
+
+
+def _remaining(exam_session: ExamSession, now: datetime) -> float:
+    if exam_session.status == "PAUSED" and exam_session.paused_at is not None:
+        return max((exam_session.ends_at - exam_session.paused_at).total_seconds(), 0.0)
+    if exam_session.status != "ACTIVE":
+        return 0.0
+    return max((exam_session.ends_at - now).total_seconds(), 0.0)
+
+
+def _shown(
+    frozen: FrozenVersion, item: dict[str, Any], file_urls: dict[str, str]
+) -> StudentQuestion:
+    """The question as this session shows it: options in the session's order."""
+    view = student_view(
+        frozen.question_id,
+        frozen.version,
+        float(item["points"]),
+        frozen.content,
+        file_urls=file_urls,
+    )
+    order = item.get("optionOrder")
+    if not order:
+        return view
+    by_id = {option.id: option for option in view.choices}
+    choices: list[Option] = [by_id[index] for index in order if index in by_id]
+    return msgspec.structs.replace(view, choices=choices)
+
+
+async def _session_out(
+    session: AsyncSession, platform: Platform, exam_session: ExamSession
+) -> SessionOut:
+    items = exam_session.questions
+    versions = await frozen_versions(session, [uuid.UUID(item["versionId"]) for item in items])
+    question_ids = [uuid.UUID(item["questionId"]) for item in items]
+    urls = await files.file_urls(session, platform, question_ids)
+    latest: dict[uuid.UUID, AnswerOut] = {}
+    for row in await repository.journal(session, exam_session.id):
+        latest[row.question_id] = AnswerOut(row.question_id, row.response, row.received_at)
+    now = platform.clock.now()
+    return SessionOut(
+        session_id=exam_session.id,
+        exam_id=exam_session.exam_id,
+        attempt=exam_session.attempt,
+        status=exam_session.status,  # type: ignore[arg-type]
+        started_at=exam_session.started_at,
+        ends_at=exam_session.ends_at,
+        submit_by=exam_session.submit_by,
+        remaining_seconds=round(_remaining(exam_session, now), 3),
+        server_time=now,
+        question_order=question_ids,
+        questions=[
+            _shown(versions[uuid.UUID(item["versionId"])], item, urls.get(question_id, {}))
+            for question_id, item in zip(question_ids, items, strict=True)
+        ],
+        answers=list(latest.values()),
+    )
+
+
+async def _owned_session(
+    session: AsyncSession, actor: Actor, session_id: uuid.UUID, *, refresh: bool = False
+) -> ExamSession:
+    """A student's own session; anyone else is told it does not exist."""
+    exam_session = await repository.session_by_id(session, session_id, refresh=refresh)
+    if exam_session is None or exam_session.user_id != actor.user_id:
+        raise NotFound("No such session")
+    return exam_session
+
+
+async def _frozen_questions(
+    session: AsyncSession, exam: Exam, seed: int
+) -> list[tuple[DrawnQuestion, float | None]]:
+    if exam.draw_rules is not None:
+        rules = [msgspec.convert(rule, DrawRule) for rule in exam.draw_rules]
+        return [(drawn, None) for drawn in await draw(session, rules, seed=seed)]
+    chosen = []
+    for item in await repository.exam_questions(session, exam.id):
+        found = await question_repository.question_with_version(session, item.question_id)
+        if found is not None:
+            question, version = found
+            chosen.append((DrawnQuestion(question.id, version.id, version.version), item.points))
+    return chosen
+
+
+async def _build_questions(session: AsyncSession, exam: Exam, seed: int) -> list[dict[str, Any]]:
+    """Freeze what the session shows: versions, points, question and option order."""
+    rng = random.Random(seed)
+    chosen = await _frozen_questions(session, exam, seed)
+    if not chosen:
+        raise ExamNotOpen("The exam has no questions left")
+    if exam.shuffle_questions:
+        rng.shuffle(chosen)
+    versions = await frozen_versions(session, [drawn.version_id for drawn, _ in chosen])
+    items = []
+    for drawn, points in chosen:
+        frozen = versions[drawn.version_id]
+        order = list(range(len(frozen.content.choices)))
+        if exam.shuffle_options and frozen.content.kind in ("single", "multiple"):
+            rng.shuffle(order)
+        items.append(
+            {
+                "questionId": str(drawn.question_id),
+                "versionId": str(drawn.version_id),
+                "version": drawn.version,
+                "points": frozen.points if points is None else points,
+                "optionOrder": order,
+            }
+        )
+    return items
+
+
+def _window(exam: Exam, override: ExamOverride | None, now: datetime) -> tuple[datetime, datetime]:
+    """``ends_at`` and ``submit_by`` for a session starting now."""
+    if exam.opens_at is not None and now < exam.opens_at:
+        raise ExamNotOpen(f"The exam opens at {exam.opens_at.isoformat()}")
+    closes_at = override.closes_at if override and override.closes_at else exam.closes_at
+    if closes_at is not None and now >= closes_at:
+        raise ExamNotOpen("The exam has closed")
+    extra = override.extra_seconds if override else 0
+    ends_at = now + timedelta(seconds=exam.duration_seconds + extra)
+    if closes_at is not None:
+        ends_at = min(ends_at, closes_at)
+    return ends_at, ends_at + timedelta(seconds=exam.grace_seconds)
+
+
+async def _schedule_expiry(
+    session: AsyncSession, platform: Platform, exam_session: ExamSession
+) -> None:
+    delay = (exam_session.submit_by - platform.clock.now()).total_seconds()
+    await platform.enqueue(
+        session,
+        EXPIRE_JOB,
+        {"sessionId": str(exam_session.id)},
+        dedupe_key=f"{EXPIRE_JOB}:{exam_session.id}:{exam_session.submit_by.timestamp()}",
+        delay_seconds=max(delay, 0.0),
+    )
+
+
+async def start_session(
+    session: AsyncSession, platform: Platform, actor: Actor, exam_id: uuid.UUID
+) -> tuple[SessionOut, bool]:
+    """Start an attempt, or return the one still running (False: nothing new started)."""
+    exam = await _exam(session, exam_id)
+    if (
+        exam.cohort_id is not None
+        and not actor.is_staff
+        and not await is_cohort_member(session, exam.cohort_id, actor.user_id)
+    ):
+        raise NotInCohort()
+    now = platform.clock.now()
+    previous = await repository.sessions_of(session, exam.id, actor.user_id)
+    running = next((s for s in previous if s.status in repository.OPEN_STATUSES), None)
+    if running is not None and (running.status == "PAUSED" or now <= running.submit_by):
+        return await _session_out(session, platform, running), False
+    if running is not None:
+        await submit_expired(session, platform, running.id)
+    if len(previous) >= exam.attempts_allowed:
+        raise NoAttemptsLeft(f"{exam.attempts_allowed} attempt(s) allowed")
+    ends_at, submit_by = _window(
+        exam, await repository.override_for(session, exam.id, actor.user_id), now
+    )
+    seed = secrets.randbits(62)
+    exam_session = ExamSession(
+        id=new_id(),
+        exam_id=exam.id,
+        user_id=actor.user_id,
+        attempt=len(previous) + 1,
+        status="ACTIVE",
+        seed=seed,
+        started_at=now,
+        ends_at=ends_at,
+        submit_by=submit_by,
+        paused_at=None,
+        paused_seconds=0,
+        questions=await _build_questions(session, exam, seed),
+    )
+    try:
+        async with session.begin_nested():
+            await repository.add(session, exam_session)
+    except IntegrityError:
+        # Another request started this attempt a moment ago: answer with that one.
+        for other in await repository.sessions_of(session, exam.id, actor.user_id):
+            if other.attempt == exam_session.attempt:
+                return await _session_out(session, platform, other), False
+        raise
+    await mark_seen(session, [uuid.UUID(item["versionId"]) for item in exam_session.questions])
+    await _schedule_expiry(session, platform, exam_session)
+    await remember_snapshot(platform, exam_session)
+    return await _session_out(session, platform, exam_session), True
+
+
+async def session_view(
+    session: AsyncSession, platform: Platform, actor: Actor, session_id: uuid.UUID
+) -> SessionOut:
+    return await _session_out(session, platform, await _owned_session(session, actor, session_id))
+
+
+async def pause(
+    session: AsyncSession, platform: Platform, actor: Actor, session_id: uuid.UUID
+) -> SessionOut:
+    """Stop the clock, if the exam has a pause budget left; it restarts by itself when the
+    budget runs out."""
+    exam_session = await _owned_session(session, actor, session_id)
+    exam = await _exam(session, exam_session.exam_id)
+    now = platform.clock.now()
+    budget = exam.pause_budget_seconds
+    if exam_session.status == "PAUSED":
+        return await _session_out(session, platform, exam_session)
+    if exam_session.status != "ACTIVE" or now > exam_session.ends_at:
+        raise TimeExpired() if exam_session.status == "ACTIVE" else PauseNotAllowed()
+    if budget is None or exam_session.paused_seconds >= budget:
+        raise PauseNotAllowed("This exam allows no (more) pausing")
+    exam_session.status = "PAUSED"
+    exam_session.paused_at = now
+    await session.flush()
+    await platform.enqueue(
+        session,
+        AUTO_RESUME_JOB,
+        {"sessionId": str(exam_session.id)},
+        dedupe_key=f"{AUTO_RESUME_JOB}:{exam_session.id}:{now.timestamp()}",
+        delay_seconds=budget - exam_session.paused_seconds,
+    )
+    await forget_snapshot(platform, exam_session.id)
+    return await _session_out(session, platform, exam_session)
+
+
+async def _restart_clock(
+    session: AsyncSession, platform: Platform, exam_session: ExamSession, exam: Exam
+) -> None:
+    """Credit the pause (within the budget) to the session's deadlines."""
+    assert exam_session.paused_at is not None
+    now = platform.clock.now()
+    left = (exam.pause_budget_seconds or 0) - exam_session.paused_seconds
+    credited = max(min(math.ceil((now - exam_session.paused_at).total_seconds()), left), 0)
+    exam_session.paused_seconds += credited
+    exam_session.ends_at += timedelta(seconds=credited)
+    exam_session.submit_by += timedelta(seconds=credited)
+    exam_session.status = "ACTIVE"
+    exam_session.paused_at = None
+    await session.flush()
+    await _schedule_expiry(session, platform, exam_session)
+    await forget_snapshot(platform, exam_session.id)
+
+
+async def resume(
+    session: AsyncSession, platform: Platform, actor: Actor, session_id: uuid.UUID
+) -> SessionOut:
+    exam_session = await _owned_session(session, actor, session_id)
+    if exam_session.status != "PAUSED":
+        raise NotPaused()
+    await _restart_clock(
+        session, platform, exam_session, await _exam(session, exam_session.exam_id)
+    )
+    return await _session_out(session, platform, exam_session)
+
+
+async def auto_resume(session: AsyncSession, platform: Platform, session_id: uuid.UUID) -> None:
+    """The pause budget ran out: the clock runs again."""
+    exam_session = await repository.session_by_id(session, session_id)
+    if exam_session is None or exam_session.status != "PAUSED":
+        return
+    await _restart_clock(
+        session, platform, exam_session, await _exam(session, exam_session.exam_id)
+    )
+
+
+# --- submit and results --------------------------------------------------------------
+
+
+def _submit_out(exam_session: ExamSession, result: ExamResult | None) -> SubmitOut:
+    if result is None:
+        return SubmitOut(status=exam_session.status, session_id=exam_session.id)  # type: ignore[arg-type]
+    pending = result.pending_grades > 0
+    return SubmitOut(
+        status="SCORING" if pending else "SCORED",
+        session_id=exam_session.id,
+        score=None if pending else result.score,
+        max_score=None if pending else result.max_score,
+        percentage=None if pending else _percentage(result),
+    )
+
+
+def _percentage(result: ExamResult) -> float:
+    return round(100 * result.score / result.max_score, 2) if result.max_score else 0.0
+
+
+async def _score(session: AsyncSession, exam_session: ExamSession, now: datetime) -> ExamResult:
+    """Score the latest answer to each question; essays wait for a person."""
+    items = exam_session.questions
+    versions = await frozen_versions(session, [uuid.UUID(item["versionId"]) for item in items])
+    latest: dict[uuid.UUID, Any] = {}
+    for row in await repository.journal(session, exam_session.id):
+        latest[row.question_id] = row.response
+    breakdown = []
+    total = 0.0
+    maximum = 0.0
+    pending = 0
+    for item in items:
+        question_id = uuid.UUID(item["questionId"])
+        frozen = versions[uuid.UUID(item["versionId"])]
+        points = float(item["points"])
+        if frozen.content.kind == "description":
+            continue
+        answered = question_id in latest and latest[question_id] is not None
+        response = latest.get(question_id)
+        graded = score(frozen.content, response)
+        maximum += points
+        entry: dict[str, Any] = {
+            "questionId": str(question_id),
+            "points": points,
+            "answered": answered,
+            "response": response,
+        }
+        if graded is None and answered:
+            pending += 1
+            entry.update(awarded=None, fraction=None, correct=None, feedback=None)
+        else:
+            fraction = graded.fraction if graded else 0.0
+            awarded = round(points * fraction, 6)
+            total += awarded
+            entry.update(
+                awarded=awarded,
+                fraction=fraction,
+                correct=graded.correct if graded else False,
+                feedback=graded.feedback if graded else None,
+            )
+        breakdown.append(entry)
+    return ExamResult(
+        session_id=exam_session.id,
+        exam_id=exam_session.exam_id,
+        user_id=exam_session.user_id,
+        score=round(total, 6),
+        max_score=round(maximum, 6),
+        breakdown=breakdown,
+        pending_grades=pending,
+        submitted_at=exam_session.submitted_at or now,
+        scored_at=now,
+    )
+
+
+async def _close_and_score(
+    session: AsyncSession, platform: Platform, exam_session: ExamSession, *, by: str
+) -> bool:
+    """Submit the session once: True for the caller that did it."""
+    now = platform.clock.now()
+    exam = await _exam(session, exam_session.exam_id)
+    discard = by == "timeout" and exam.on_expiry == "discard"
+    status = "DISCARDED" if discard else "SCORING"
+    if not await repository.close_session(session, exam_session.id, status=status, now=now, by=by):
+        return False
+    await session.refresh(exam_session)
+    if not discard:
+        result = await _score(session, exam_session, now)
+        await repository.add(session, result)
+        if result.pending_grades == 0:
+            await repository.set_status(session, exam_session.id, "SCORED")
+            exam_session.status = "SCORED"
+    await forget_snapshot(platform, exam_session.id)
+    return True
+
+
+async def submit(
+    session: AsyncSession,
+    platform: Platform,
+    actor: Actor,
+    session_id: uuid.UUID,
+    idempotency_key_header: str | None,
+) -> SubmitOut:
+    """The student's submit; after the deadline it counts as the timeout submit it is.
+
+    Every submit of a session, whatever its key, answers with the one stored result."""
+    idempotency_key(idempotency_key_header)
+    exam_session = await _owned_session(session, actor, session_id)
+    late = platform.clock.now() > exam_session.submit_by
+    await _close_and_score(session, platform, exam_session, by="timeout" if late else "student")
+    exam_session = await _owned_session(session, actor, session_id, refresh=True)
+    if exam_session.status == "DISCARDED":
+        raise TimeExpired("The time ran out before the exam was submitted")
+    return _submit_out(exam_session, await repository.result_for(session, exam_session.id))
+
+
+async def submit_expired(session: AsyncSession, platform: Platform, session_id: uuid.UUID) -> None:
+    """The expiry job: submit a session whose time is up, unless it was paused or moved."""
+    exam_session = await repository.session_by_id(session, session_id)
+    if exam_session is None or exam_session.status != "ACTIVE":
+        return
+    if platform.clock.now() < exam_session.submit_by:
+        return
+    await _close_and_score(session, platform, exam_session, by="timeout")
+
+
+def _review_policy(exam: Exam, now: datetime) -> ReviewPolicy:
+    closed = exam.closes_at is not None and now >= exam.closes_at
+    policy = exam.review_after_close if closed else exam.review_after_submit
+    return msgspec.convert(policy, ReviewPolicy)
+
+
+async def result(
+    session: AsyncSession, platform: Platform, actor: Actor, session_id: uuid.UUID
+) -> ResultOut:
+    """The score and a per-question breakdown, showing only what the review policy allows."""
+    exam_session = await _owned_session(session, actor, session_id)
+    if exam_session.status in repository.OPEN_STATUSES:
+        raise ResultNotReady()
+    stored = await repository.result_for(session, exam_session.id)
+    if stored is None:
+        return ResultOut(
+            session_id=exam_session.id,
+            exam_id=exam_session.exam_id,
+            status=exam_session.status,  # type: ignore[arg-type]
+            submitted_at=exam_session.submitted_at,
+        )
+    policy = _review_policy(await _exam(session, exam_session.exam_id), platform.clock.now())
+    final = stored.pending_grades == 0
+    versions = await frozen_versions(
+        session, [uuid.UUID(item["versionId"]) for item in exam_session.questions]
+    )
+    by_question = {
+        uuid.UUID(item["questionId"]): versions[uuid.UUID(item["versionId"])]
+        for item in exam_session.questions
+    }
+    return ResultOut(
+        session_id=exam_session.id,
+        exam_id=exam_session.exam_id,
+        status="SCORED" if final else "SCORING",
+        submitted_at=stored.submitted_at,
+        score=stored.score if policy.score and final else None,
+        max_score=stored.max_score if policy.score else None,
+        percentage=_percentage(stored) if policy.score and final else None,
+        rank=await repository.rank_of(session, stored) if policy.score and final else None,
+        pending_grades=stored.pending_grades,
+        breakdown=[
+            _breakdown(entry, by_question[uuid.UUID(entry["questionId"])], policy)
+            for entry in stored.breakdown
+        ],
+    )
+
+
+def _breakdown(entry: dict[str, Any], frozen: FrozenVersion, policy: ReviewPolicy) -> BreakdownOut:
+    content = frozen.content
+    fmt = content.text_format
+    return BreakdownOut(
+        question_id=uuid.UUID(entry["questionId"]),
+        points=entry["points"],
+        answered=entry["answered"],
+        awarded=entry["awarded"] if policy.score else None,
+        correct=entry["correct"] if policy.correctness else None,
+        feedback_html=(
+            to_html(entry["feedback"], fmt)
+            if policy.explanations and entry.get("feedback")
+            else None
+        ),
+        right_answer_html=right_answer_html(content) if policy.right_answers else None,
+        explanation_html=explanation_html(content) if policy.explanations else None,
+    )

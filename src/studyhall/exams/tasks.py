@@ -1,0 +1,25 @@
+"""Exam jobs: submit a session when its time is up, restart a clock whose pause budget ran out.
+
+Both are queued in the transaction that started (or paused) the session, so a
+session can never exist without its expiry job, and both are safe to run twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from studyhall.exams import service
+from studyhall.platform.jobs import JobContext, JobRegistry
+from studyhall.platform.runtime import Platform
+
+
+def register_jobs(registry: JobRegistry, platform: Platform) -> None:
+    async def expire(ctx: JobContext, payload: dict[str, Any]) -> None:
+        await service.submit_expired(ctx.session, platform, uuid.UUID(payload["sessionId"]))
+
+    async def auto_resume(ctx: JobContext, payload: dict[str, Any]) -> None:
+        await service.auto_resume(ctx.session, platform, uuid.UUID(payload["sessionId"]))
+
+    registry.job(service.EXPIRE_JOB)(expire)
+    registry.job(service.AUTO_RESUME_JOB)(auto_resume)
