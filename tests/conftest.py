@@ -21,6 +21,8 @@ from typing import TypeVar
 import asyncpg
 import httpx
 import pytest
+from playwright.async_api import expect as async_expect
+from playwright.sync_api import expect as sync_expect
 from redis.asyncio import Redis
 
 from studyhall.app import build_worker, create_app
@@ -35,6 +37,11 @@ from tests.services import REDIS_URL, create_scratch_database, drop_database, re
 TEST_SECRET = "test-secret-key-" + "x" * 32
 DEPLOYMENTS = ["embedded", "scaled"]
 T = TypeVar("T")
+
+# Browser assertions wait longer than Playwright's 5 s: CI machines may be busy, and a
+# waiting assertion passes the moment the page is right, so this costs nothing when green.
+sync_expect.set_options(timeout=15_000)
+async_expect.set_options(timeout=15_000)
 
 
 def off_loop(work: Callable[[], T]) -> T:

@@ -39,9 +39,12 @@ class Account:
 
 
 TEACHER = Account("ada@example.org", "analytical-engine-1843", "Ada Lovelace", "teacher")
-# Its own account: the password-change test rewrites its password.
 STUDENT = Account("grace@example.org", "first-actual-bug-1947", "Grace Hopper", "student")
-CLI_ACCOUNTS = (TEACHER, STUDENT)
+# Only the password-change test signs in with it: that test rewrites its password.
+PASSWORD_CHANGER = Account(
+    "margaret@example.org", "apollo-guidance-1969", "Margaret Hamilton", "student"
+)
+CLI_ACCOUNTS = (TEACHER, STUDENT, PASSWORD_CHANGER)
 
 
 @pytest.fixture(scope="session")
@@ -56,6 +59,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "STUDYHALL_SECRET_KEY": SECRET_KEY,
         "STUDYHALL_PASSWORD_HASH_PROFILE": "fast",
         "STUDYHALL_ACCESS_LOG": "false",
+        # One server serves every browser test from one address: the suite signs in more
+        # often than the per-IP login limit allows (tests/identity checks that limit).
+        "STUDYHALL_LOGIN_LIMIT_PER_IP": "100000",
     }
     with processes(env) as group:
         subprocess.run(studyhall("migrate"), env=group.env, check=True, capture_output=True)
@@ -87,8 +93,14 @@ def teacher(server: str) -> Account:
 
 @pytest.fixture(scope="session")
 def student(server: str) -> Account:
-    """A student made with ``studyhall user create``; only one test may change its password."""
+    """A student made with ``studyhall user create``."""
     return STUDENT
+
+
+@pytest.fixture(scope="session")
+def password_changer(server: str) -> Account:
+    """A student whose password one test changes, so no other test signs in with it."""
+    return PASSWORD_CHANGER
 
 
 class _PlaywrightLoop:

@@ -130,17 +130,17 @@ def test_register_creates_an_account_and_refuses_the_same_email_again(
 
 
 def test_change_password_then_only_the_new_one_signs_in(
-    page: Page, context: BrowserContext, server: str, student: Account
+    page: Page, context: BrowserContext, server: str, password_changer: Account
 ) -> None:
     new_password = "a-brand-new-password-2"
-    _sign_in(page, server, student)
+    _sign_in(page, server, password_changer)
 
-    page.get_by_label("Current password", exact=True).fill(student.password)
+    page.get_by_label("Current password", exact=True).fill(password_changer.password)
     page.get_by_label("New password", exact=True).fill(new_password)
     page.get_by_role("button", name="Change password").click()
     expect(page.get_by_role("status")).to_contain_text("Password changed")
     expect(page.get_by_role("alert")).to_have_count(0)
-    expect(page.locator("#profile-email")).to_have_text(student.email)
+    expect(page.locator("#profile-email")).to_have_text(password_changer.email)
 
     _main_nav(page).get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(f"{server}/")
@@ -148,14 +148,14 @@ def test_change_password_then_only_the_new_one_signs_in(
     assert _session_cookie(context) is None
 
     page.goto("/login")
-    old = _submit_login(page, server, student.email, student.password)
+    old = _submit_login(page, server, password_changer.email, password_changer.password)
     assert old.status == 401
     expect(page.get_by_role("alert")).to_have_text("Wrong email or password")
     assert _session_cookie(context) is None
 
-    _submit_login(page, server, student.email, new_password)
+    _submit_login(page, server, password_changer.email, new_password)
     expect(page).to_have_url(f"{server}/account")
-    expect(page.locator("#profile-name")).to_have_text(student.name)
+    expect(page.locator("#profile-name")).to_have_text(password_changer.name)
 
 
 def test_login_post_without_the_csrf_token_is_refused(
