@@ -17,7 +17,7 @@ from litestar.status_codes import (
     HTTP_304_NOT_MODIFIED,
 )
 
-from studyhall.content import service
+from studyhall.content import practice, service
 from studyhall.content.schemas import (
     CourseDetailOut,
     CourseIn,
@@ -130,6 +130,32 @@ class LessonsController(Controller):
     ) -> VideoUrlOut:
         """A signed link to the lesson's video, valid for a few minutes."""
         return await service.video_url(db, platform, actor, lesson_id)
+
+
+class PracticeController(Controller):
+    """A lesson's practice: its bank's questions, and a check of one answer (stores nothing)."""
+
+    path = "/api/v1/lessons/{lesson_id:uuid}/practice"
+    tags = ["content"]
+
+    @get("/")
+    async def questions(
+        self, lesson_id: FromPath[uuid.UUID], db: DbSession, platform: Runtime, actor: CurrentActor
+    ) -> practice.PracticeOut:
+        return await practice.practice(db, platform, actor, lesson_id)
+
+    @post("/{question_id:uuid}/check", status_code=HTTP_200_OK)
+    async def check(
+        self,
+        lesson_id: FromPath[uuid.UUID],
+        question_id: FromPath[uuid.UUID],
+        data: JSONBody[practice.CheckIn],
+        db: DbSession,
+        platform: Runtime,
+        actor: CurrentActor,
+    ) -> practice.CheckOut:
+        """The score, feedback, right answer and explanation for ``choice``."""
+        return await practice.check(db, platform, actor, lesson_id, question_id, data.choice)
 
 
 class SearchController(Controller):
@@ -259,6 +285,7 @@ class MediaController(Controller):
 ROUTES = [
     CoursesController,
     LessonsController,
+    PracticeController,
     SearchController,
     VideosController,
     MediaController,

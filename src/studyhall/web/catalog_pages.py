@@ -1,4 +1,5 @@
-"""Student pages for the catalog: the course list with search, a course, a lesson with its video.
+"""Student pages for the catalog: the course list with search, a course, a lesson with its
+video, and the lesson's practice questions.
 
 Thin handlers like the bank pages: they read the query, call ``content.service`` and
 render. The catalog and course pages are public; a lesson needs an account, so a
@@ -14,17 +15,21 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from litestar import Request, Response, get
+from litestar import Request, Response, get, post
+from litestar.datastructures import FormMultiDict
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studyhall.content import service
+from studyhall.content import practice, service
 from studyhall.content.schemas import LessonSummaryOut, SearchHitOut, VideoUrlOut
+from studyhall.exams.answers import InvalidAnswer
 from studyhall.platform.auth import Actor
-from studyhall.platform.errors import NotFound
+from studyhall.platform.errors import DomainError, NotFound
 from studyhall.platform.http import DbSession, MaybeActor, Runtime
 from studyhall.platform.runtime import Platform
+from studyhall.questions.render import StudentQuestion
+from studyhall.web.bank_pages import KIND_LABELS as QUESTION_KIND_LABELS
 from studyhall.web.pages import not_found, render, request_target, sign_in_first
 
 PAGE_SIZE = 12
@@ -131,8 +136,8 @@ async def _lesson_context(
         "course": course,
         "video": video,
         "nav": _neighbours(course.lessons, lesson.id),
-        # The Markdown comes only to the course's editors, who reach its bank; a student
-        # has no page for a bank yet.
+        # The Markdown comes only to the course's editors, who reach its bank; students
+        # practise its questions instead.
         "bank_href": (
             f"/banks/{lesson.bank_id}" if lesson.bank_id and lesson.body is not None else None
         ),
@@ -156,4 +161,190 @@ async def lesson_page(
     return render("catalog/lesson.html", optional_actor, **context)
 
 
-ROUTES = [catalog, course_page, lesson_page]
+# --- practice ------------------------------------------------------------------------
+
+# One mark per question: "." not answered yet, "r" right, "p" partly right, "w" not right,
+# "e" an essay (which no rule marks).
+_MARKS = frozenset(".rpwe")
+VERDICTS = {"r": "Right", "p": "Partly right", "w": "Not right", "e": "Not marked"}
+ProgressQuery = Annotated[str, QueryParameter(max_length=practice.PRACTICE_MAX_QUESTIONS)]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How the reader has done so far. Practice stores nothing, so this travels in the
+    page's links and form; marks that do not fit the questions start afresh."""
+
+    marks: str
+
+    @classmethod
+    def read(cls, raw: str, total: int) -> Progress:
+        if len(raw) == total and set(raw) <= _MARKS:
+            return cls(raw)
+        return cls("." * total)
+
+    def marked(self, position: int, mark: str) -> Progress:
+        index = position - 1
+        return Progress(self.marks[:index] + mark + self.marks[index + 1 :])
+
+    @property
+    def answered(self) -> int:
+        return len(self.marks) - self.marks.count(".")
+
+    @property
+    def right(self) -> int:
+        return self.marks.count("r")
+
+
+def _mark(result: practice.CheckOut) -> str:
+    if result.fraction is None:
+        return "e"
+    if result.correct:
+        return "r"
+    return "p" if result.fraction > 0 else "w"
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _option_id(value: str) -> int | str:
+    """An option id as the form sends it; anything else goes on as text, for the answer
+    check to refuse with its own message."""
+    return int(value) if value.isascii() and value.isdigit() else value
+
+
+def _ordering(question: StudentQuestion, form: FormMultiDict) -> list[int]:
+    """Item ids in the places the form gives them (each item has a place select)."""
+    count = len(question.items)
+    refusal = InvalidAnswer(f"Give each item its own place, from 1 to {count}")
+    try:
+        places = {item.id: int(_text(form.get(f"place-{item.id}", ""))) for item in question.items}
+    except ValueError:
+        raise refusal from None
+    if sorted(places.values()) != list(range(1, count + 1)):
+        raise refusal
+    return sorted(places, key=places.__getitem__)
+
+
+def choice_from_form(question: StudentQuestion, form: FormMultiDict) -> object:
+    """The posted answer in the shape the practice API takes (None: nothing answered)."""
+    values = [_text(value) for value in form.getall("choice", [])]
+    value = values[0] if values else ""
+    kind = question.kind
+    if kind == "multiple":
+        return [_option_id(value) for value in values] or None
+    if kind == "single":
+        return _option_id(value) if value else None
+    if kind == "truefalse":
+        return {"true": True, "false": False}.get(value, value or None)
+    if kind == "matching":
+        chosen = [
+            [prompt.id, _option_id(_text(form.get(f"match-{prompt.id}", "")))]
+            for prompt in question.prompts
+        ]
+        return [pair for pair in chosen if pair[1] != ""] or None
+    if kind == "ordering":
+        return _ordering(question, form)
+    return value if value.strip() else None
+
+
+def _practice_href(lesson_id: uuid.UUID, position: int, progress: Progress) -> str:
+    query: dict[str, Any] = {"q": position}
+    if progress.answered:
+        query["progress"] = progress.marks
+    return f"/lessons/{lesson_id}/practice?{urlencode(query)}"
+
+
+def _practice_page(
+    actor: Actor,
+    item: practice.PracticeItem,
+    progress: Progress,
+    *,
+    status_code: int = 200,
+    result: practice.CheckOut | None = None,
+    error: str | None = None,
+    filled: dict[str, list[str]] | None = None,
+) -> Template:
+    """The question with its inputs (refilled with what was posted), the check's result or
+    refusal, the reader's progress, and links on that carry the progress."""
+    position, lesson_id = item.position, item.lesson_id
+    mark = _mark(result) if result else None
+    return render(
+        "catalog/practice.html",
+        actor,
+        status_code=status_code,
+        item=item,
+        q=item.question,
+        kind_label=QUESTION_KIND_LABELS.get(item.question.kind, "") if item.question else "",
+        progress=progress,
+        result=result,
+        mark=mark,
+        verdict=VERDICTS[mark] if mark else None,
+        error=error,
+        filled=filled or {},
+        previous_href=_practice_href(lesson_id, position - 1, progress) if position > 1 else None,
+        next_href=(
+            _practice_href(lesson_id, position + 1, progress) if position < item.total else None
+        ),
+        restart_href=f"/lessons/{lesson_id}/practice",
+    )
+
+
+@get("/lessons/{lesson_id:uuid}/practice", name="lesson_practice")
+async def practice_page(
+    request: Request[Any, Any, Any],
+    lesson_id: FromPath[uuid.UUID],
+    db: DbSession,
+    platform: Runtime,
+    optional_actor: MaybeActor,
+    q: Page = 1,
+    progress: ProgressQuery = "",
+) -> Response[Any]:
+    """Question ``q`` of the lesson's practice (1-based)."""
+    if optional_actor is None:
+        return sign_in_first(request_target(request))
+    try:
+        item = await practice.practice_item(db, platform, optional_actor, lesson_id, q)
+    except NotFound as error:
+        return not_found(optional_actor, error.detail)
+    return _practice_page(optional_actor, item, Progress.read(progress, item.total))
+
+
+@post("/lessons/{lesson_id:uuid}/practice")
+async def practice_check(
+    request: Request[Any, Any, Any],
+    lesson_id: FromPath[uuid.UUID],
+    db: DbSession,
+    platform: Runtime,
+    optional_actor: MaybeActor,
+) -> Response[Any]:
+    """Check the posted answer and show the same question with the result (the page's
+    form; practice.js sends it without leaving the page)."""
+    actor = optional_actor
+    if actor is None:
+        return sign_in_first(f"/lessons/{lesson_id}/practice")
+    form = await request.form()
+    try:
+        question_id = uuid.UUID(_text(form.get("question", "")))
+        item = await practice.practice_item(db, platform, actor, lesson_id, question_id)
+    except ValueError:
+        return not_found(actor, "No such question in this lesson's practice")
+    except NotFound as error:
+        return not_found(actor, error.detail)
+    progress = Progress.read(_text(form.get("progress", "")), item.total)
+    if item.question is None:
+        return _practice_page(actor, item, progress)
+    filled = {key: [_text(value) for value in form.getall(key)] for key in form}
+    try:
+        choice = choice_from_form(item.question, form)
+        result = await practice.check(db, platform, actor, lesson_id, item.question.id, choice)
+    except DomainError as error:
+        return _practice_page(
+            actor, item, progress, status_code=error.status, error=error.detail, filled=filled
+        )
+    progress = progress.marked(item.position, _mark(result))
+    return _practice_page(actor, item, progress, result=result, filled=filled)
+
+
+ROUTES = [catalog, course_page, lesson_page, practice_page, practice_check]
