@@ -261,5 +261,30 @@ def user_list(role: str | None) -> None:
         click.echo(line)
 
 
+@main.group()
+def leaderboard() -> None:
+    """Exam leaderboards."""
+
+
+@leaderboard.command("rebuild")
+@click.argument("exam_id", metavar="EXAM", type=click.UUID)
+def leaderboard_rebuild(exam_id: uuid.UUID) -> None:
+    """Recompute an exam's standings from its results and rebuild its boards."""
+    from studyhall.leaderboards import service
+    from studyhall.leaderboards.boards import REFRESH_SECONDS
+
+    settings = _settings()
+    report = _with_platform(settings, lambda platform: service.rebuild(platform, exam_id))
+    click.echo(
+        f"Rebuilt the leaderboard of exam {exam_id}: {report.students} students, "
+        f"{report.cohort_boards} cohort boards, {report.corrected} standings corrected."
+    )
+    if settings.redis_url is None:
+        click.echo(
+            "Without Redis each server keeps its boards in its own memory: a running "
+            f"server rebuilds them from the database within {REFRESH_SECONDS:.0f} s."
+        )
+
+
 if __name__ == "__main__":
     main()
