@@ -1,4 +1,8 @@
-"""The ceiling: a bare ASGI app answering the same shapes with no framework, auth or database."""
+"""The ceiling: a bare ASGI app answering the same shapes with no framework, auth or database.
+
+``GET`` answers like ``/api/v1/me``; ``PUT`` reads the whole body and answers like an
+answer save (``200 {"saved":true}``), so the save scenario has a ceiling of its own shape.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ _BODY = (
     b'{"id":"0192f4d2-6c1e-7c39-9d0a-1b2c3d4e5f60",'
     b'"email":"bench@example.org","name":"Bench","role":"student"}'
 )
+_SAVED = b'{"saved":true}'
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -19,14 +24,21 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+    body = _BODY
+    if scope["method"] == "PUT":
+        more = True
+        while more:
+            message = await receive()
+            more = message.get("more_body", False)
+        body = _SAVED
     await send(
         {
             "type": "http.response.start",
             "status": 200,
             "headers": [
                 (b"content-type", b"application/json"),
-                (b"content-length", str(len(_BODY)).encode()),
+                (b"content-length", str(len(body)).encode()),
             ],
         }
     )
-    await send({"type": "http.response.body", "body": _BODY})
+    await send({"type": "http.response.body", "body": body})

@@ -11,7 +11,10 @@ Two modes:
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -30,15 +33,34 @@ class Request:
         return ("\r\n".join(lines) + "\r\n\r\n").encode() + self.body
 
 
+RequestSource = Request | Callable[[int], Request]
+"""One request sent again and again, or the ``n``-th request of a run (unique keys, users)."""
+
+
+def _payloads(source: RequestSource, host: str) -> Callable[[int], bytes]:
+    if isinstance(source, Request):
+        payload = source.encode(host)
+        return lambda _index: payload
+    return lambda index: source(index).encode(host)
+
+
 @dataclass
 class Result:
     latencies: list[float]
     errors: int
     elapsed: float
+    statuses: Counter[int] = field(default_factory=Counter)
+    """How many responses had each status code (to tell a 429 from a 503)."""
 
     @property
     def throughput(self) -> float:
         return len(self.latencies) / self.elapsed if self.elapsed else 0.0
+
+    @property
+    def ok_throughput(self) -> float:
+        """Answered requests per second, not counting 4xx/5xx."""
+        ok = len(self.latencies) - self.errors
+        return ok / self.elapsed if self.elapsed else 0.0
 
     def percentile(self, fraction: float) -> float:
         if not self.latencies:
@@ -65,24 +87,27 @@ async def _exchange(
 
 
 async def fixed_rate(
-    host: str, port: int, request: Request, *, rate: float, seconds: float, connections: int
+    host: str, port: int, request: RequestSource, *, rate: float, seconds: float, connections: int
 ) -> Result:
-    payload = request.encode(f"{host}:{port}")
+    payload = _payloads(request, f"{host}:{port}")
     total = int(rate * seconds)
     start = time.perf_counter() + 0.2
     schedule = [start + index / rate for index in range(total)]
     latencies: list[float] = []
+    statuses: Counter[int] = Counter()
     errors = 0
 
     async def connection(offset: int) -> None:
         nonlocal errors
         reader, writer = await asyncio.open_connection(host, port)
         try:
-            for due in schedule[offset::connections]:
+            for index in range(offset, total, connections):
+                due = schedule[index]
                 delay = due - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                status = await _exchange(reader, writer, payload)
+                status = await _exchange(reader, writer, payload(index))
+                statuses[status] += 1
                 if status >= 400:
                     errors += 1
                 latencies.append(time.perf_counter() - due)
@@ -90,14 +115,16 @@ async def fixed_rate(
             writer.close()
 
     await asyncio.gather(*(connection(offset) for offset in range(connections)))
-    return Result(latencies, errors, time.perf_counter() - start)
+    return Result(latencies, errors, time.perf_counter() - start, statuses)
 
 
 async def saturate(
-    host: str, port: int, request: Request, *, seconds: float, connections: int
+    host: str, port: int, request: RequestSource, *, seconds: float, connections: int
 ) -> Result:
-    payload = request.encode(f"{host}:{port}")
+    payload = _payloads(request, f"{host}:{port}")
+    numbers = itertools.count()
     latencies: list[float] = []
+    statuses: Counter[int] = Counter()
     errors = 0
     start = time.perf_counter()
     stop_at = start + seconds
@@ -108,11 +135,13 @@ async def saturate(
         try:
             while time.perf_counter() < stop_at:
                 sent = time.perf_counter()
-                if await _exchange(reader, writer, payload) >= 400:
+                status = await _exchange(reader, writer, payload(next(numbers)))
+                statuses[status] += 1
+                if status >= 400:
                     errors += 1
                 latencies.append(time.perf_counter() - sent)
         finally:
             writer.close()
 
     await asyncio.gather(*(connection() for _ in range(connections)))
-    return Result(latencies, errors, time.perf_counter() - start)
+    return Result(latencies, errors, time.perf_counter() - start, statuses)

@@ -1,6 +1,6 @@
 """All exam SQL. The two statements that keep the hard rules live here:
 
-- :func:`journal_answers` inserts a batch of saves, each only if its session is still
+- :func:`write_journal` inserts a batch of saves, each only if its session is still
   ACTIVE and the save arrived by ``ends_at``; on PostgreSQL it takes a share lock on
   the session row, so a concurrent submit (which updates that row) waits for the
   batch to commit and then scores it, or runs first and the batch refuses the save.
@@ -11,14 +11,15 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import msgspec
-from sqlalchemy import JSON, String, Table, Uuid, bindparam, func, select, text, update
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import Table, func, or_, select, text, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from studyhall.exams.models import (
@@ -29,10 +30,10 @@ from studyhall.exams.models import (
     ExamSession,
     SessionAnswer,
 )
-from studyhall.platform.db import UtcDateTime
+from studyhall.identity.models import User
 
 OPEN_STATUSES = ("ACTIVE", "PAUSED")
-# The table itself: an ORM insert would take the bulk path, which has no INSERT ... SELECT.
+# The table itself, whose column types convert the journal's driver-level parameters.
 JOURNAL = cast(Table, SessionAnswer.__table__)
 
 
@@ -60,6 +61,30 @@ async def exams_owned_by(session: AsyncSession, owner_id: uuid.UUID | None) -> S
     if owner_id is not None:
         query = query.where(Exam.owner_id == owner_id)
     return (await session.execute(query)).scalars().all()
+
+
+async def exams_not_closed(session: AsyncSession, now: datetime, limit: int) -> Sequence[Exam]:
+    """Exams open now or later, those closing soonest first (never-closing ones last)."""
+    query = (
+        select(Exam)
+        .where(or_(Exam.closes_at.is_(None), Exam.closes_at > now))
+        .order_by(Exam.closes_at.is_(None), Exam.closes_at, Exam.created_at.desc())
+        .limit(limit)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def overrides_of(
+    session: AsyncSession, exam_id: uuid.UUID
+) -> Sequence[tuple[ExamOverride, User]]:
+    """An exam's accommodations with the students they are for, by name."""
+    query = (
+        select(ExamOverride, User)
+        .join(User, User.id == ExamOverride.user_id)
+        .where(ExamOverride.exam_id == exam_id)
+        .order_by(User.name, User.email)
+    )
+    return [(override, user) for override, user in (await session.execute(query)).all()]
 
 
 async def override_for(
@@ -92,41 +117,38 @@ async def journal(session: AsyncSession, session_id: uuid.UUID) -> Sequence[Sess
     return (await session.execute(query.order_by(SessionAnswer.id))).scalars().all()
 
 
-def _sqlite_journal_insert() -> Any:
-    """INSERT ... SELECT from the session row, kept only while it may take answers."""
-    columns = {
-        "session_id": ExamSession.id,
-        "question_id": bindparam("question_id", type_=Uuid()),
-        "idempotency_key": bindparam("idempotency_key", type_=String()),
-        "body_hash": bindparam("body_hash", type_=String()),
-        "response": bindparam("response", type_=JSON()),
-        "client_ts": bindparam("client_ts", type_=UtcDateTime()),
-        "received_at": bindparam("received_at", type_=UtcDateTime()),
-        "client_ip": bindparam("client_ip", type_=String()),
-        "user_agent": bindparam("user_agent", type_=String()),
-    }
-    labels: list[Any] = [value.label(name) for name, value in columns.items()]
-    source = select(*labels).where(
-        ExamSession.id == bindparam("session_id", type_=Uuid()),
-        ExamSession.status == "ACTIVE",
-        ExamSession.ends_at >= bindparam("received_at", type_=UtcDateTime()),
+async def latest_answers(session: AsyncSession, session_id: uuid.UUID) -> dict[uuid.UUID, Any]:
+    """Each answered question's current response: its last acknowledged save."""
+    last = (
+        select(func.max(SessionAnswer.id))
+        .where(SessionAnswer.session_id == session_id)
+        .group_by(SessionAnswer.question_id)
     )
-    return (
-        sqlite.insert(JOURNAL)
-        .from_select(list(columns), source)
-        .on_conflict_do_nothing(index_elements=["session_id", "idempotency_key"])
+    query = select(SessionAnswer.question_id, SessionAnswer.response).where(
+        SessionAnswer.id.in_(last)
     )
+    return dict((await session.execute(query)).all())
 
 
-_SQLITE_JOURNAL_INSERT = _sqlite_journal_insert()
-_SQLITE_JOURNALLED = select(
-    SessionAnswer.session_id, SessionAnswer.idempotency_key, SessionAnswer.body_hash
-).where(
-    SessionAnswer.session_id.in_(bindparam("session_ids", expanding=True)),
-    SessionAnswer.idempotency_key.in_(bindparam("keys", expanding=True)),
-)
-# One round trip for a whole batch: the saves arrive as arrays, keep their order
-# (journal ids follow arrival), and come back if inserted.
+class JournalRow(NamedTuple):
+    """One save as the journal stores it (the columns of ``session_answers`` but ``id``)."""
+
+    session_id: uuid.UUID
+    question_id: uuid.UUID
+    idempotency_key: str
+    body_hash: str
+    response: Any
+    client_ts: datetime | None
+    received_at: datetime
+    client_ip: str | None
+    user_agent: str | None
+
+
+StoredKeys = dict[tuple[uuid.UUID, str], str]
+
+# One statement per batch on both engines: the saves arrive as arrays (PostgreSQL) or
+# rows of VALUES (SQLite), are kept only while their session is ACTIVE and its deadline
+# not passed, keep their order (journal ids follow arrival), and come back if inserted.
 _POSTGRES_JOURNAL_INSERT = text(
     """
     INSERT INTO session_answers (session_id, question_id, idempotency_key, body_hash,
@@ -156,54 +178,107 @@ _POSTGRES_JOURNALLED = text(
     """
 )
 
-StoredKeys = dict[tuple[uuid.UUID, str], str]
 
-
-async def _postgres_journal(connection: AsyncConnection, rows: list[dict[str, Any]]) -> StoredKeys:
-    def column(name: str) -> list[Any]:
-        return [row[name] for row in rows]
-
+async def _postgres_journal(connection: AsyncConnection, rows: list[JournalRow]) -> StoredKeys:
+    columns = list(zip(*rows, strict=True))
     inserted = await connection.execute(
         _POSTGRES_JOURNAL_INSERT,
         {
-            "session_ids": column("session_id"),
-            "question_ids": column("question_id"),
-            "keys": column("idempotency_key"),
-            "hashes": column("body_hash"),
-            "responses": [msgspec.json.encode(row["response"]).decode() for row in rows],
-            "client_ts": column("client_ts"),
-            "received_at": column("received_at"),
-            "client_ips": column("client_ip"),
-            "user_agents": column("user_agent"),
+            "session_ids": columns[0],
+            "question_ids": columns[1],
+            "keys": columns[2],
+            "hashes": columns[3],
+            "responses": [_json.encode(response).decode() for response in columns[4]],
+            "client_ts": columns[5],
+            "received_at": columns[6],
+            "client_ips": columns[7],
+            "user_agents": columns[8],
         },
     )
     stored = {(row[0], row[1]): row[2] for row in inserted.all()}
-    others = [row for row in rows if (row["session_id"], row["idempotency_key"]) not in stored]
+    others = [row for row in rows if (row.session_id, row.idempotency_key) not in stored]
     if others:
         found = await connection.execute(
             _POSTGRES_JOURNALLED,
             {
-                "session_ids": [row["session_id"] for row in others],
-                "keys": [row["idempotency_key"] for row in others],
+                "session_ids": [row.session_id for row in others],
+                "keys": [row.idempotency_key for row in others],
             },
         )
         stored.update({(row[0], row[1]): row[2] for row in found.all()})
     return stored
 
 
-async def _sqlite_journal(connection: AsyncConnection, rows: list[dict[str, Any]]) -> StoredKeys:
-    await connection.execute(_SQLITE_JOURNAL_INSERT, rows)
-    found = await connection.execute(
-        _SQLITE_JOURNALLED,
-        {
-            "session_ids": list({row["session_id"] for row in rows}),
-            "keys": list({row["idempotency_key"] for row in rows}),
-        },
-    )
-    return {(row[0], row[1]): row[2] for row in found.all()}
+_json = msgspec.json.Encoder()
+_SQLITE_ROW = "(" + ", ".join(["?"] * (len(JournalRow._fields) + 1)) + ")"
 
 
-async def write_journal(connection: AsyncConnection, rows: list[dict[str, Any]]) -> StoredKeys:
+@functools.lru_cache(maxsize=64)
+def _sqlite_journal_insert(count: int) -> str:
+    """The insert for ``count`` saves: rows of VALUES, each with its place in the batch."""
+    return f"""
+    INSERT INTO session_answers (session_id, question_id, idempotency_key, body_hash,
+                                 response, client_ts, received_at, client_ip, user_agent)
+    SELECT v.column1, v.column2, v.column3, v.column4, v.column5,
+           v.column6, v.column7, v.column8, v.column9
+    FROM (VALUES {", ".join([_SQLITE_ROW] * count)}) AS v
+    JOIN exam_sessions AS s ON s.id = v.column1
+    WHERE s.status = 'ACTIVE' AND v.column7 <= s.ends_at
+    ORDER BY v.column10
+    ON CONFLICT (session_id, idempotency_key) DO NOTHING
+    RETURNING session_id, idempotency_key, body_hash
+    """
+
+
+@functools.lru_cache(maxsize=64)
+def _sqlite_journalled(count: int) -> str:
+    pairs = ", ".join(["(?, ?)"] * count)
+    return f"""
+    SELECT a.session_id, a.idempotency_key, a.body_hash
+    FROM (VALUES {pairs}) AS k
+    JOIN session_answers AS a ON a.session_id = k.column1 AND a.idempotency_key = k.column2
+    """
+
+
+Binder = Callable[[Any], Any]
+
+
+def _unchanged(value: Any) -> Any:
+    return value
+
+
+@functools.cache
+def _sqlite_binders(dialect: Dialect) -> list[Binder]:
+    """Each column's own bind conversion, so the driver-level statement stores exactly
+    what the ORM stores and reads back (UUID hex, datetime text, JSON text)."""
+    return [
+        JOURNAL.c[name].type.dialect_impl(dialect).bind_processor(dialect) or _unchanged
+        for name in JournalRow._fields
+    ]
+
+
+async def _sqlite_journal(connection: AsyncConnection, rows: list[JournalRow]) -> StoredKeys:
+    binders = _sqlite_binders(connection.dialect)
+    values: list[Any] = []
+    for arrival, row in enumerate(rows):
+        values += [bind(value) for bind, value in zip(binders, row, strict=True)]
+        values.append(arrival)
+    session_of = {binders[0](row.session_id): row.session_id for row in rows}
+    inserted = await connection.exec_driver_sql(_sqlite_journal_insert(len(rows)), tuple(values))
+    found = cast(list[tuple[str, str, str]], inserted.all())
+    stored = {(session_of[hex_id], key): body_hash for hex_id, key, body_hash in found}
+    others = [row for row in rows if (row.session_id, row.idempotency_key) not in stored]
+    if others:
+        pairs = [
+            value for row in others for value in (binders[0](row.session_id), row.idempotency_key)
+        ]
+        earlier = await connection.exec_driver_sql(_sqlite_journalled(len(others)), tuple(pairs))
+        for hex_id, key, body_hash in cast(list[tuple[str, str, str]], earlier.all()):
+            stored[(session_of[hex_id], key)] = body_hash
+    return stored
+
+
+async def write_journal(connection: AsyncConnection, rows: list[JournalRow]) -> StoredKeys:
     """Insert the saves their sessions still accept (see the module docstring) and return
     the body hash stored under each given (session, key): a save missing from the answer
     was refused; one with another hash reused its key."""
@@ -250,20 +325,17 @@ async def set_status(session: AsyncSession, session_id: uuid.UUID, status: str) 
     )
 
 
+async def insert_result(session: AsyncSession, result: ExamResult) -> None:
+    """Store a session's result with one INSERT, past the unit of work (the submit path):
+    ``result`` stays a plain object; its primary key refuses a second one."""
+    table = cast(Table, ExamResult.__table__)
+    await session.execute(
+        table.insert().values({column.key: getattr(result, column.key) for column in table.c})
+    )
+
+
 async def result_for(session: AsyncSession, session_id: uuid.UUID) -> ExamResult | None:
     return await session.get(ExamResult, session_id, populate_existing=True)
-
-
-async def rank_of(session: AsyncSession, result: ExamResult) -> int:
-    """1 + the results of the exam ahead of this one: a higher score, or the same score
-    submitted earlier. (The leaderboard index replaces this for large exams.)"""
-    ahead = select(func.count()).where(
-        ExamResult.exam_id == result.exam_id,
-        ExamResult.pending_grades == 0,
-        (ExamResult.score > result.score)
-        | ((ExamResult.score == result.score) & (ExamResult.submitted_at < result.submitted_at)),
-    )
-    return 1 + int((await session.execute(ahead)).scalar_one())
 
 
 async def overdue_sessions(session: AsyncSession, now: datetime, limit: int) -> Sequence[uuid.UUID]:
