@@ -85,6 +85,9 @@ ANSWER_KEY_ATTRIBUTES = re.compile(r"data-(correct|fraction|weight|tolerance|ans
 # Routes with nothing of a student's: the API's own description (which names teacher
 # fields on purpose), operators' metrics and the stylesheets and scripts.
 NOT_STUDENT_DATA = ("/schema", "/metrics", "/static/")
+# Event streams never end, so the walk cannot read them; each sends what the GET route it
+# follows answers (``.../leaderboard/events`` sends ``.../leaderboard``), which is walked.
+EVENT_STREAM = "/events"
 MAX_PAGES = 300
 
 
@@ -122,7 +125,11 @@ def get_routes(app: ObservedApp) -> Iterator[tuple[str, dict[str, str]]]:
     litestar = app.app
     assert isinstance(litestar, Litestar)
     for route in litestar.routes:
-        if "GET" in getattr(route, "methods", ()) and not route.path.startswith(NOT_STUDENT_DATA):
+        if (
+            "GET" in getattr(route, "methods", ())
+            and not route.path.startswith(NOT_STUDENT_DATA)
+            and not route.path.endswith(EVENT_STREAM)
+        ):
             yield (
                 route.path,
                 {
@@ -273,6 +280,9 @@ async def test_no_student_facing_response_carries_an_answer_key(
     for lesson in world["values"]["lesson_id"]:
         assert f"/api/v1/lessons/{lesson}" in readable, "the walk must read the student's lessons"
     assert any(url.startswith("/media/videos/") for url in readable), "and play the video"
+    practice = f"/lessons/{world['lessons'][0]['id']}/practice"
+    assert f"/api/v1{practice}" in readable, "and the lesson's practice questions"
+    assert sum(url.startswith(f"{practice}?q=") for url in readable) >= 9, "one page each"
     assert f"/api/v1/sessions/{world['values']['session_id'][0]}" in readable, "and the exam"
     assert len(readable) >= 10, f"the walk read too little to mean anything: {readable}"
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from studyhall.demo import seed_demo
+from studyhall.exams import service as exam_service
+from studyhall.exams.demo import MOCK_TITLE, PRACTICE_TITLE
+from studyhall.exams.models import Exam
 from studyhall.identity.models import CohortMember, User
+from studyhall.identity.service import actor_for
 from studyhall.platform.runtime import Platform
 from studyhall.questions.models import Question, QuestionVersion
 
@@ -39,3 +43,21 @@ async def test_demo_seeding_is_idempotent(platform: Platform) -> None:
         "essay",
         "description",
     }
+
+
+async def test_demo_exams_start_for_a_demo_student(platform: Platform) -> None:
+    """Both demo exams are there once, and a demo student can sit the drawn mock test."""
+    await seed_demo(platform)
+    await seed_demo(platform)
+    async with platform.sessions() as session, session.begin():
+        exams = (await session.scalars(select(Exam).order_by(Exam.title))).all()
+        student = await session.scalar(select(User).where(User.role == "student").limit(1))
+        assert student is not None
+        mock = next(exam for exam in exams if exam.title == MOCK_TITLE)
+        started, _ = await exam_service.start_session(
+            session, platform, actor_for(student, "bearer"), mock.id
+        )
+    assert sorted(exam.title for exam in exams) == sorted([MOCK_TITLE, PRACTICE_TITLE])
+    assert len(started.questions) == 10
+    practice = next(exam for exam in exams if exam.title == PRACTICE_TITLE)
+    assert practice.pause_budget_seconds == 600

@@ -25,9 +25,11 @@ from studyhall.content import routes as content_routes
 from studyhall.exams import routes as exam_routes
 from studyhall.exams import tasks as exam_tasks
 from studyhall.exams.answers import AnswerJournal
+from studyhall.exams.integrity import SignalBuffer
 from studyhall.identity import routes as identity_routes
 from studyhall.identity import tasks as identity_tasks
 from studyhall.identity.dependencies import provide_actor, provide_optional_actor
+from studyhall.leaderboards import routes as leaderboard_routes
 from studyhall.platform import health, idempotency
 from studyhall.platform.clock import Clock
 from studyhall.platform.csrf import SessionCsrfMiddleware, csrf_config
@@ -38,7 +40,14 @@ from studyhall.platform.metrics import JOBS_RUN
 from studyhall.platform.observe import ObservedApp
 from studyhall.platform.runtime import Platform
 from studyhall.questions import routes as question_routes
-from studyhall.web import bank_pages, catalog_pages
+from studyhall.web import (
+    bank_pages,
+    catalog_pages,
+    exam_pages,
+    grading_pages,
+    integrity_pages,
+    leaderboard_pages,
+)
 from studyhall.web import routes as web_routes
 
 WEB_DIR = Path(__file__).parent / "web"
@@ -76,6 +85,7 @@ def create_litestar(settings: Settings, *, clock: Clock | None = None) -> Litest
         app.state.platform = platform
         await idempotency.schedule_pruning(platform.sessions, platform.clock)
         app.state.answer_journal = journal = AnswerJournal(platform.engine)
+        app.state.signal_buffer = signals = SignalBuffer(platform.engine)
         stop = asyncio.Event()
         worker_task = None
         if settings.worker_in_app:
@@ -87,6 +97,7 @@ def create_litestar(settings: Settings, *, clock: Clock | None = None) -> Litest
             if worker_task is not None:
                 await worker_task
             await journal.close()
+            await signals.close()
             await platform.close()
 
     return Litestar(
@@ -96,9 +107,14 @@ def create_litestar(settings: Settings, *, clock: Clock | None = None) -> Litest
             *question_routes.ROUTES,
             *content_routes.ROUTES,
             *exam_routes.ROUTES,
+            *leaderboard_routes.ROUTES,
             *web_routes.ROUTES,
             *bank_pages.ROUTES,
             *catalog_pages.ROUTES,
+            *integrity_pages.ROUTES,
+            *exam_pages.ROUTES,
+            *grading_pages.ROUTES,
+            *leaderboard_pages.ROUTES,
             create_static_files_router(path="/static", directories=[WEB_DIR / "static"]),
         ],
         dependencies={

@@ -40,10 +40,11 @@ Seeder = Callable[[AsyncSession, Platform, DemoContext], Awaitable[None]]
 def seeders() -> list[Seeder]:
     """The seeders in the order they run; a new domain appends its own here."""
     from studyhall.content.demo import seed_content
+    from studyhall.exams.demo import seed_exams
     from studyhall.identity.demo import seed_identity
     from studyhall.questions.demo import seed_questions
 
-    return [seed_identity, seed_questions, seed_content]
+    return [seed_identity, seed_questions, seed_content, seed_exams]
 
 
 async def seed_demo(platform: Platform) -> list[DemoLogin]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from studyhall.content import models as content_models
+from studyhall.exams import grading_models, integrity_models
 from studyhall.exams import models as exam_models
 from studyhall.identity import models as identity_models
+from studyhall.leaderboards import models as leaderboard_models
 from studyhall.platform import models as platform_models
 from studyhall.platform.db import Base
 from studyhall.questions import models as question_models
@@ -18,6 +20,9 @@ MODEL_MODULES = (
     question_models,
     content_models,
     exam_models,
+    grading_models,
+    integrity_models,
+    leaderboard_models,
 )
 
 

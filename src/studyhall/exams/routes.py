@@ -6,15 +6,17 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post, put
-from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import Provide
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from studyhall.exams import service
 from studyhall.exams.answers import AnswerJournal, SaveRequest, save_answer
+from studyhall.exams.grading_routes import GradingController
+from studyhall.exams.integrity_routes import IntegrityController
 from studyhall.exams.schemas import (
     AnswerIn,
+    AttemptsOut,
     ExamIn,
     ExamOut,
     OverrideIn,
@@ -24,15 +26,19 @@ from studyhall.exams.schemas import (
     SessionOut,
     SubmitOut,
 )
+from studyhall.identity.dependencies import provide_actor, provide_optional_actor
+from studyhall.platform.auth import Actor
 from studyhall.platform.http import CurrentActor, DbSession, Runtime, client_ip
 
 ANSWER_MAX_BYTES = 256 * 1024
-Journal = NamedDependency[AnswerJournal]
 
 
-def provide_answer_journal(state: State) -> AnswerJournal:
-    journal: AnswerJournal = state.answer_journal
-    return journal
+async def provide_actor_briefly(request: Request[Any, Any, Any], platform: Runtime) -> Actor:
+    """The caller, looked up in a database session closed before the handler runs: a save
+    waits for the group commit, and must not hold a pooled connection while it does."""
+    async with platform.sessions() as db:
+        actor = await provide_optional_actor(request, db, platform)
+    return await provide_actor(actor)
 
 
 class ExamsController(Controller):
@@ -50,11 +56,32 @@ class ExamsController(Controller):
         """The exams you own (admins: every exam)."""
         return await service.list_exams(db, actor)
 
+    @get("/available")
+    async def available(
+        self, db: DbSession, platform: Runtime, actor: CurrentActor
+    ) -> list[ExamOut]:
+        """Exams open now or later that you may take."""
+        return await service.available_exams(db, platform, actor)
+
     @get("/{exam_id:uuid}")
     async def detail(
         self, exam_id: FromPath[uuid.UUID], db: DbSession, actor: CurrentActor
     ) -> ExamOut:
         return await service.exam_detail(db, actor, exam_id)
+
+    @get("/{exam_id:uuid}/attempts")
+    async def attempts(
+        self, exam_id: FromPath[uuid.UUID], db: DbSession, platform: Runtime, actor: CurrentActor
+    ) -> AttemptsOut:
+        """Your attempts, the one still running, and what stops a new one."""
+        return await service.my_attempts(db, platform, actor, exam_id)
+
+    @get("/{exam_id:uuid}/overrides")
+    async def overrides(
+        self, exam_id: FromPath[uuid.UUID], db: DbSession, actor: CurrentActor
+    ) -> list[OverrideOut]:
+        """The exam's per-student accommodations (its teacher only)."""
+        return await service.list_overrides(db, actor, exam_id)
 
     @put("/{exam_id:uuid}/overrides/{user_id:uuid}")
     async def override(
@@ -92,7 +119,7 @@ class SessionsController(Controller):
     @put(
         "/{session_id:uuid}/answers",
         request_max_body_size=ANSWER_MAX_BYTES,
-        dependencies={"answer_journal": Provide(provide_answer_journal, sync_to_thread=False)},
+        dependencies={"actor": Provide(provide_actor_briefly)},
     )
     async def save(
         self,
@@ -101,12 +128,14 @@ class SessionsController(Controller):
         request: Request[Any, Any, Any],
         platform: Runtime,
         actor: CurrentActor,
-        answer_journal: Journal,
     ) -> SavedOut:
         """Needs an ``Idempotency-Key``. 200 means the answer is stored durably."""
+        # The journal comes from the app state, not as a dependency: two dependencies
+        # resolved side by side cost a task group on every save.
+        journal: AnswerJournal = request.app.state.answer_journal
         await save_answer(
             platform,
-            answer_journal,
+            journal,
             actor,
             SaveRequest(
                 session_id=session_id,
@@ -156,4 +185,4 @@ class SessionsController(Controller):
         return await service.result(db, platform, actor, session_id)
 
 
-ROUTES = [ExamsController, SessionsController]
+ROUTES = [ExamsController, SessionsController, IntegrityController, GradingController]

@@ -94,6 +94,35 @@ class OverrideOut(msgspec.Struct, rename="camel"):
     user_id: uuid.UUID
     extra_seconds: int
     closes_at: datetime | None
+    # Who it is for, so a teacher's list reads as names rather than ids.
+    user_name: str = ""
+    user_email: str = ""
+
+
+StartBlocker = Literal["not_open", "closed", "no_attempts_left", "not_in_cohort"]
+
+
+class AttemptOut(msgspec.Struct, rename="camel", kw_only=True):
+    session_id: uuid.UUID
+    attempt: int
+    status: SessionStatus
+    started_at: datetime
+    ends_at: datetime
+    submitted_at: datetime | None
+
+
+class AttemptsOut(msgspec.Struct, rename="camel", kw_only=True):
+    """A student's standing with one exam: what the lobby needs to offer Start or Continue."""
+
+    exam_id: uuid.UUID
+    attempts_allowed: int
+    attempts_left: int
+    open_session_id: uuid.UUID | None
+    # This student's window and time, with any override applied.
+    duration_seconds: int
+    closes_at: datetime | None
+    blocked_by: StartBlocker | None
+    attempts: list[AttemptOut]
 
 
 class AnswerOut(msgspec.Struct, rename="camel"):
@@ -159,3 +188,205 @@ class ResultOut(msgspec.Struct, rename="camel", omit_defaults=True):
     rank: int | None = None
     pending_grades: int = 0
     breakdown: list[BreakdownOut] = []
+
+
+# --- integrity (exams.integrity*) ----------------------------------------------------
+
+ReasonCode = Literal[
+    "left_page",
+    "clipboard",
+    "fast_answers",
+    "several_ips",
+    "several_user_agents",
+    "similar_answers",
+]
+
+
+class SignalIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    """One event from the exam page; ``kind`` is one of ``integrity.SignalKind``."""
+
+    kind: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+    at: datetime | None = None
+    detail: Annotated[str, msgspec.Meta(max_length=500)] = ""
+
+
+class SignalAcceptedOut(msgspec.Struct):
+    accepted: bool
+
+
+class IntegrityReasonOut(msgspec.Struct, rename="camel", omit_defaults=True, kw_only=True):
+    """Why a session is worth a look: what was measured against which threshold."""
+
+    code: ReasonCode
+    message: str
+    count: int
+    threshold: float
+    other_session_id: uuid.UUID | None = None
+
+
+class SignalOut(msgspec.Struct, rename="camel"):
+    kind: str
+    at: datetime | None
+    received_at: datetime
+    detail: str
+
+
+class SessionIntegrityOut(msgspec.Struct, rename="camel", kw_only=True):
+    session_id: uuid.UUID
+    exam_id: uuid.UUID
+    user_id: uuid.UUID
+    user_name: str
+    attempt: int
+    status: SessionStatus
+    started_at: datetime
+    reasons: list[IntegrityReasonOut]
+    signal_counts: dict[str, int]
+    addresses: list[str]
+    user_agents: list[str]
+
+
+class SessionIntegrityDetailOut(SessionIntegrityOut, kw_only=True):
+    signals: list[SignalOut]
+    """The session's latest signals, oldest first."""
+
+
+class ExamIntegrityOut(msgspec.Struct, rename="camel"):
+    """The flagged sessions of an exam, the most reasons first; nothing is decided here."""
+
+    exam_id: uuid.UUID
+    title: str
+    session_count: int
+    flagged_count: int
+    sessions: list[SessionIntegrityOut]
+
+
+# --- essay grading -----------------------------------------------------------------------
+
+RubricLabel = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+GradingFilter = Literal["pending", "all"]
+
+
+class RubricLevelIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    title: RubricLabel
+    points: Points
+
+
+class RubricCriterionIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    title: RubricLabel
+    levels: Annotated[list[RubricLevelIn], msgspec.Meta(min_length=1, max_length=10)]
+
+
+class RubricIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    """Replaces the question's rubric in this exam; levels are chosen by their index."""
+
+    criteria: Annotated[list[RubricCriterionIn], msgspec.Meta(min_length=1, max_length=20)]
+
+
+class RubricOut(msgspec.Struct, rename="camel", kw_only=True):
+    exam_id: uuid.UUID
+    question_id: uuid.UUID
+    criteria: list[RubricCriterionIn]
+    max_points: float
+    """The most the rubric gives (the best level of every criterion), before the cap."""
+    updated_at: datetime
+
+
+class GradeIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    """A ``score`` or ``rubricLevels`` (one level index per criterion, in order): with
+    levels the score is their sum, capped to the question's points."""
+
+    score: float | None = None
+    feedback: Annotated[str, msgspec.Meta(max_length=20_000)] = ""
+    rubric_levels: Annotated[list[int], msgspec.Meta(max_length=20)] | None = None
+
+
+class RubricChoiceOut(msgspec.Struct, rename="camel"):
+    """A level chosen, as the rubric read when the grade was given."""
+
+    criterion: int
+    level: int
+    criterion_title: str
+    level_title: str
+    points: float
+
+
+class GradeOut(msgspec.Struct, rename="camel", kw_only=True):
+    score: float
+    feedback: str
+    rubric: list[RubricChoiceOut] | None
+    grader_id: uuid.UUID
+    grader_name: str
+    graded_at: datetime
+
+
+class GradedOut(msgspec.Struct, rename="camel", kw_only=True):
+    """The grade just given and where it left the attempt's result."""
+
+    session_id: uuid.UUID
+    question_id: uuid.UUID
+    grade: GradeOut
+    status: SessionStatus
+    pending_grades: int
+    score: float | None
+    """The attempt's total, once no essay waits any more."""
+    max_score: float
+
+
+class GradingItemOut(msgspec.Struct, rename="camel", kw_only=True):
+    session_id: uuid.UUID
+    question_id: uuid.UUID
+    student_id: uuid.UUID
+    student_name: str
+    attempt: int
+    submitted_at: datetime
+    points: float
+    status: Literal["pending", "graded"]
+    score: float | None
+    graded_at: datetime | None
+
+
+class GradingQueueOut(msgspec.Struct, rename="camel", kw_only=True):
+    """Essays of one exam, oldest submit first (within an attempt: in its question order)."""
+
+    exam_id: uuid.UUID
+    title: str
+    pending: int
+    """Essays of the exam still waiting for a grade (all of them, not only those listed)."""
+    items: list[GradingItemOut]
+
+
+class EssayOut(msgspec.Struct, rename="camel", kw_only=True):
+    """One essay as its grader sees it: the question, the answer, the rubric, the grade."""
+
+    exam_id: uuid.UUID
+    exam_title: str
+    session_id: uuid.UUID
+    question_id: uuid.UUID
+    student_id: uuid.UUID
+    student_name: str
+    attempt: int
+    submitted_at: datetime
+    points: float
+    question_html: str
+    response: str
+    rubric: RubricOut | None
+    grade: GradeOut | None
+    status: SessionStatus
+    pending_grades: int
+
+
+class GradeAuditOut(msgspec.Struct, rename="camel", kw_only=True):
+    grader_id: uuid.UUID
+    grader_name: str
+    graded_at: datetime
+    previous_score: float | None
+    previous_feedback: str | None
+    score: float
+    feedback: str
+    rubric: list[RubricChoiceOut] | None
+
+
+class ExamGradingOut(msgspec.Struct, rename="camel", kw_only=True):
+    exam_id: uuid.UUID
+    title: str
+    pending: int

@@ -23,6 +23,7 @@ from typing import Any
 import msgspec
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from studyhall.exams import repository
 from studyhall.exams.answers import (
@@ -34,6 +35,8 @@ from studyhall.exams.answers import (
 from studyhall.exams.models import Exam, ExamOverride, ExamQuestion, ExamResult, ExamSession
 from studyhall.exams.schemas import (
     AnswerOut,
+    AttemptOut,
+    AttemptsOut,
     BreakdownOut,
     ExamIn,
     ExamOut,
@@ -42,10 +45,14 @@ from studyhall.exams.schemas import (
     ResultOut,
     ReviewPolicy,
     SessionOut,
+    StartBlocker,
     SubmitOut,
 )
 from studyhall.identity import repository as identity_repository
-from studyhall.identity.service import is_cohort_member
+from studyhall.identity.models import User
+from studyhall.identity.service import is_cohort_member, list_cohorts, normalize_email
+from studyhall.leaderboards import boards as leaderboards
+from studyhall.leaderboards import standings
 from studyhall.platform.auth import Actor, ensure_owner_or_admin, require_staff
 from studyhall.platform.errors import Conflict, Forbidden, InvalidInput, NotFound
 from studyhall.platform.ids import new_id
@@ -60,6 +67,7 @@ from studyhall.questions.scoring import score
 from studyhall.questions.service import bank_for, mark_seen
 
 EXPIRE_JOB = "exams.expire_session"
+AVAILABLE_LIMIT = 200
 AUTO_RESUME_JOB = "exams.auto_resume"
 
 
@@ -209,13 +217,53 @@ async def exam_detail(session: AsyncSession, actor: Actor, exam_id: uuid.UUID) -
     return _exam_out(exam, _question_count(exam, await repository.exam_questions(session, exam.id)))
 
 
-async def list_exams(session: AsyncSession, actor: Actor) -> list[ExamOut]:
-    require_staff(actor)
-    exams = await repository.exams_owned_by(session, None if actor.is_admin else actor.user_id)
+async def _exam_outs(session: AsyncSession, exams: Sequence[Exam]) -> list[ExamOut]:
     return [
         _exam_out(exam, _question_count(exam, await repository.exam_questions(session, exam.id)))
         for exam in exams
     ]
+
+
+async def list_exams(session: AsyncSession, actor: Actor) -> list[ExamOut]:
+    require_staff(actor)
+    exams = await repository.exams_owned_by(session, None if actor.is_admin else actor.user_id)
+    return await _exam_outs(session, exams)
+
+
+async def available_exams(session: AsyncSession, platform: Platform, actor: Actor) -> list[ExamOut]:
+    """Exams open now or later that this user may take: a student sees only the cohort
+    exams of cohorts they belong to (staff may start any exam)."""
+    exams = await repository.exams_not_closed(session, platform.clock.now(), AVAILABLE_LIMIT)
+    if not actor.is_staff:
+        mine = {cohort.id for cohort in await list_cohorts(session, actor)}
+        exams = [exam for exam in exams if exam.cohort_id is None or exam.cohort_id in mine]
+    return await _exam_outs(session, exams)
+
+
+async def _owned_exam(session: AsyncSession, actor: Actor, exam_id: uuid.UUID) -> Exam:
+    """An exam its teacher (or an admin) manages; anyone else's is missing."""
+    exam = await _exam(session, exam_id)
+    require_staff(actor)
+    ensure_owner_or_admin(actor, exam.owner_id, what="exam")
+    return exam
+
+
+def _override_out(override: ExamOverride, user: User) -> OverrideOut:
+    return OverrideOut(
+        exam_id=override.exam_id,
+        user_id=override.user_id,
+        extra_seconds=override.extra_seconds,
+        closes_at=override.closes_at,
+        user_name=user.name,
+        user_email=user.email,
+    )
+
+
+async def list_overrides(
+    session: AsyncSession, actor: Actor, exam_id: uuid.UUID
+) -> list[OverrideOut]:
+    exam = await _owned_exam(session, actor, exam_id)
+    return [_override_out(o, user) for o, user in await repository.overrides_of(session, exam.id)]
 
 
 async def set_override(
@@ -227,9 +275,10 @@ async def set_override(
     data: OverrideIn,
 ) -> OverrideOut:
     """Accommodations apply to sessions started afterwards."""
-    exam = await _exam(session, exam_id)
-    require_staff(actor)
-    ensure_owner_or_admin(actor, exam.owner_id, what="exam")
+    exam = await _owned_exam(session, actor, exam_id)
+    user = await identity_repository.user_by_id(session, user_id)
+    if user is None:
+        raise NotFound("No such user")
     override = await repository.override_for(session, exam.id, user_id)
     now = platform.clock.now()
     if override is None:
@@ -238,11 +287,24 @@ async def set_override(
     override.extra_seconds = data.extra_seconds
     override.closes_at = data.closes_at
     override.updated_at = now
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        raise NotFound("No such user") from exc
-    return OverrideOut(exam.id, user_id, override.extra_seconds, override.closes_at)
+    await session.flush()
+    return _override_out(override, user)
+
+
+async def set_override_by_email(
+    session: AsyncSession,
+    platform: Platform,
+    actor: Actor,
+    exam_id: uuid.UUID,
+    email: str,
+    data: OverrideIn,
+) -> OverrideOut:
+    """The teacher's form names the student by email address."""
+    await _owned_exam(session, actor, exam_id)  # before the lookup: no probing of accounts
+    user = await identity_repository.user_by_email(session, normalize_email(email))
+    if user is None:
+        raise NotFound(f"No account uses {email.strip()}")
+    return await set_override(session, platform, actor, exam_id, user.id, data)
 
 
 # --- sessions ------------------------------------------------------------------------
@@ -443,6 +505,73 @@ async def session_view(
     return await _session_out(session, platform, await _owned_session(session, actor, session_id))
 
 
+def _still_running(exam_session: ExamSession, now: datetime) -> bool:
+    """Paused, or active before its submit deadline (an overdue one is as good as submitted)."""
+    return exam_session.status == "PAUSED" or (
+        exam_session.status == "ACTIVE" and now <= exam_session.submit_by
+    )
+
+
+async def _start_blocker(
+    session: AsyncSession,
+    actor: Actor,
+    exam: Exam,
+    override: ExamOverride | None,
+    used: int,
+    now: datetime,
+) -> StartBlocker | None:
+    """Why ``start_session`` would refuse a new attempt now, by the same rules."""
+    if (
+        exam.cohort_id is not None
+        and not actor.is_staff
+        and not await is_cohort_member(session, exam.cohort_id, actor.user_id)
+    ):
+        return "not_in_cohort"
+    if used >= exam.attempts_allowed:
+        return "no_attempts_left"
+    try:
+        _window(exam, override, now)
+    except ExamNotOpen:
+        return "not_open" if exam.opens_at is not None and now < exam.opens_at else "closed"
+    return None
+
+
+async def my_attempts(
+    session: AsyncSession, platform: Platform, actor: Actor, exam_id: uuid.UUID
+) -> AttemptsOut:
+    """The lobby's view of one exam for its student: attempts so far, the one still
+    running, this student's time and window, and what stops a new attempt."""
+    exam = await _exam(session, exam_id)
+    now = platform.clock.now()
+    previous = await repository.sessions_of(session, exam.id, actor.user_id)
+    override = await repository.override_for(session, exam.id, actor.user_id)
+    running = next((s for s in previous if _still_running(s, now)), None)
+    return AttemptsOut(
+        exam_id=exam.id,
+        attempts_allowed=exam.attempts_allowed,
+        attempts_left=max(exam.attempts_allowed - len(previous), 0),
+        open_session_id=running.id if running is not None else None,
+        duration_seconds=exam.duration_seconds + (override.extra_seconds if override else 0),
+        closes_at=override.closes_at if override and override.closes_at else exam.closes_at,
+        blocked_by=(
+            None
+            if running is not None
+            else await _start_blocker(session, actor, exam, override, len(previous), now)
+        ),
+        attempts=[
+            AttemptOut(
+                session_id=s.id,
+                attempt=s.attempt,
+                status=s.status,  # type: ignore[arg-type]
+                started_at=s.started_at,
+                ends_at=s.ends_at,
+                submitted_at=s.submitted_at,
+            )
+            for s in previous
+        ],
+    )
+
+
 async def pause(
     session: AsyncSession, platform: Platform, actor: Actor, session_id: uuid.UUID
 ) -> SessionOut:
@@ -532,20 +661,21 @@ def _percentage(result: ExamResult) -> float:
     return round(100 * result.score / result.max_score, 2) if result.max_score else 0.0
 
 
-async def _score(session: AsyncSession, exam_session: ExamSession, now: datetime) -> ExamResult:
-    """Score the latest answer to each question; essays wait for a person."""
-    items = exam_session.questions
-    versions = await frozen_versions(session, [uuid.UUID(item["versionId"]) for item in items])
-    latest: dict[uuid.UUID, Any] = {}
-    for row in await repository.journal(session, exam_session.id):
-        latest[row.question_id] = row.response
+async def _score(
+    session: AsyncSession,
+    exam_session: ExamSession,
+    versions: list[FrozenVersion],
+    now: datetime,
+) -> ExamResult:
+    """Score the latest answer to each question (``versions``: theirs, in the session's
+    order); essays wait for a person."""
+    latest = await repository.latest_answers(session, exam_session.id)
     breakdown = []
     total = 0.0
     maximum = 0.0
     pending = 0
-    for item in items:
+    for item, frozen in zip(exam_session.questions, versions, strict=True):
         question_id = uuid.UUID(item["questionId"])
-        frozen = versions[uuid.UUID(item["versionId"])]
         points = float(item["points"])
         if frozen.content.kind == "description":
             continue
@@ -586,25 +716,54 @@ async def _score(session: AsyncSession, exam_session: ExamSession, now: datetime
     )
 
 
+async def _session_versions(
+    session: AsyncSession, exam_session: ExamSession
+) -> list[FrozenVersion]:
+    """The frozen version of each of the session's questions, in its order."""
+    ids = [uuid.UUID(item["versionId"]) for item in exam_session.questions]
+    versions = await frozen_versions(session, ids)
+    return [versions[version_id] for version_id in ids]
+
+
 async def _close_and_score(
     session: AsyncSession, platform: Platform, exam_session: ExamSession, *, by: str
-) -> bool:
-    """Submit the session once: True for the caller that did it."""
+) -> tuple[bool, ExamResult | None]:
+    """Submit the session once: ``(True, its result)`` for the caller that did it (no result
+    when discarded), ``(False, None)`` for every other."""
     now = platform.clock.now()
-    exam = await _exam(session, exam_session.exam_id)
-    discard = by == "timeout" and exam.on_expiry == "discard"
-    status = "DISCARDED" if discard else "SCORING"
+    discard = (
+        by == "timeout" and (await _exam(session, exam_session.exam_id)).on_expiry == "discard"
+    )
+    versions = [] if discard else await _session_versions(session, exam_session)
+    # Nothing a person must grade: the submit is final at once, in the closing UPDATE.
+    by_rule = all(
+        score(frozen.content, None) is not None or frozen.content.kind == "description"
+        for frozen in versions
+    )
+    status = "DISCARDED" if discard else "SCORED" if by_rule else "SCORING"
     if not await repository.close_session(session, exam_session.id, status=status, now=now, by=by):
-        return False
-    await session.refresh(exam_session)
+        return False, None
+    # What the UPDATE wrote, without reading the row back (the rest of it cannot change
+    # any more) and without marking the object dirty (no second UPDATE at flush).
+    for name, value in (("status", status), ("submitted_at", now), ("submitted_by", by)):
+        set_committed_value(exam_session, name, value)
+    result = None
     if not discard:
-        result = await _score(session, exam_session, now)
-        await repository.add(session, result)
+        result = await _score(session, exam_session, versions, now)
+        await repository.insert_result(session, result)
         if result.pending_grades == 0:
-            await repository.set_status(session, exam_session.id, "SCORED")
-            exam_session.status = "SCORED"
+            if status != "SCORED":
+                await repository.set_status(session, exam_session.id, "SCORED")
+                set_committed_value(exam_session, "status", "SCORED")
+            await result_final(session, platform, result)
     await forget_snapshot(platform, exam_session.id)
-    return True
+    return True, result
+
+
+async def result_final(session: AsyncSession, platform: Platform, result: ExamResult) -> None:
+    """A result just became final (scored at submit, or its last essay graded), inside the
+    transaction that made it so: the place where standings learn about it."""
+    await standings.record(session, platform, result)
 
 
 async def submit(
@@ -620,11 +779,16 @@ async def submit(
     idempotency_key(idempotency_key_header)
     exam_session = await _owned_session(session, actor, session_id)
     late = platform.clock.now() > exam_session.submit_by
-    await _close_and_score(session, platform, exam_session, by="timeout" if late else "student")
-    exam_session = await _owned_session(session, actor, session_id, refresh=True)
+    won, result = await _close_and_score(
+        session, platform, exam_session, by="timeout" if late else "student"
+    )
+    if not won:
+        # Another submit (or the expiry job) did it: answer with what that one stored.
+        exam_session = await _owned_session(session, actor, session_id, refresh=True)
+        result = await repository.result_for(session, exam_session.id)
     if exam_session.status == "DISCARDED":
         raise TimeExpired("The time ran out before the exam was submitted")
-    return _submit_out(exam_session, await repository.result_for(session, exam_session.id))
+    return _submit_out(exam_session, result)
 
 
 async def submit_expired(session: AsyncSession, platform: Platform, session_id: uuid.UUID) -> None:
@@ -675,7 +839,11 @@ async def result(
         score=stored.score if policy.score and final else None,
         max_score=stored.max_score if policy.score else None,
         percentage=_percentage(stored) if policy.score and final else None,
-        rank=await repository.rank_of(session, stored) if policy.score and final else None,
+        rank=(
+            await leaderboards.rank(session, platform, stored.exam_id, stored.user_id)
+            if policy.score and final
+            else None
+        ),
         pending_grades=stored.pending_grades,
         breakdown=[
             _breakdown(entry, by_question[uuid.UUID(entry["questionId"])], policy)
