@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi as PgDbapi
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from studyhall.identity import repository as identity_repository
 from studyhall.platform.auth import Role
 from studyhall.platform.runtime import Platform
 from tests.helpers import Person, make_person
@@ -149,3 +157,123 @@ async def test_every_error_carries_the_request_id(client: httpx.AsyncClient) -> 
     assert response.headers["x-request-id"] == "trace-123"
     generated = await client.get("/api/v1/me", headers={"X-Request-ID": "bad id with spaces"})
     assert generated.headers["x-request-id"] != "bad id with spaces"
+
+
+ADMIN_SHUTDOWN = "terminating connection due to administrator command"
+OUTAGES = {
+    "pool_timeout": (
+        sa_exc.TimeoutError("QueuePool limit of size 5 overflow 10 reached, timeout 5.00"),
+        "service_unavailable",
+        1,
+    ),
+    "sqlite_locked": (
+        sa_exc.OperationalError(
+            "UPDATE answers", {}, sqlite3.OperationalError("database is locked")
+        ),
+        "service_unavailable",
+        1,
+    ),
+    "connection_refused": (
+        ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)"),
+        "service_unavailable",
+        5,
+    ),
+    "postgres_connection_closed": (
+        sa_exc.InterfaceError(
+            "SELECT users",
+            {},
+            PgDbapi.InterfaceError(
+                "connection is closed", asyncpg.InterfaceError("connection is closed")
+            ),
+        ),
+        "database_unavailable",
+        5,
+    ),
+    "postgres_admin_shutdown": (
+        sa_exc.DBAPIError(
+            "SELECT users",
+            {},
+            PgDbapi.Error(ADMIN_SHUTDOWN, asyncpg.AdminShutdownError(ADMIN_SHUTDOWN)),
+        ),
+        "database_unavailable",
+        5,
+    ),
+    "connection_invalidated": (
+        sa_exc.OperationalError(
+            "SELECT users",
+            {},
+            Exception("server closed the connection"),
+            connection_invalidated=True,
+        ),
+        "database_unavailable",
+        5,
+    ),
+}
+
+
+def fail_reading_users(monkeypatch: pytest.MonkeyPatch, error: BaseException) -> None:
+    """Make GET /api/v1/me meet ``error`` where it reads the database."""
+
+    async def failing_read(*args: Any, **kwargs: Any) -> None:
+        raise error
+
+    monkeypatch.setattr(identity_repository, "user_by_id", failing_read)
+
+
+@pytest.mark.parametrize("name", OUTAGES)
+async def test_an_overloaded_or_lost_database_is_a_503_to_retry(
+    client: httpx.AsyncClient,
+    platform: Platform,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    name: str,
+) -> None:
+    error, code, retry_after = OUTAGES[name]
+    student = await make_person(platform)
+    fail_reading_users(monkeypatch, error)
+    with caplog.at_level(logging.WARNING, logger="studyhall.errors"):
+        response = await client.get("/api/v1/me", headers=student.headers)
+    assert_problem(response, 503, code)
+    assert response.headers["retry-after"] == str(retry_after)
+    assert response.json()["retryAfter"] == retry_after
+    [record] = [r for r in caplog.records if r.name == "studyhall.errors"]
+    assert record.levelno == logging.WARNING
+    assert record.exc_info is None, "an outage is one log line, not a traceback per request"
+
+
+async def test_other_database_errors_stay_a_500(
+    client: httpx.AsyncClient, platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    student = await make_person(platform)
+
+    async def query_a_missing_table(session: AsyncSession, *args: Any) -> None:
+        await session.execute(text("SELECT * FROM no_such_table"))
+
+    monkeypatch.setattr(identity_repository, "user_by_id", query_a_missing_table)
+    response = await client.get("/api/v1/me", headers=student.headers)
+    assert_problem(response, 500, "internal_error")
+    fail_reading_users(
+        monkeypatch,
+        sa_exc.OperationalError("SELECT", {}, sqlite3.OperationalError("no such table: users")),
+    )
+    response = await client.get("/api/v1/me", headers=student.headers)
+    assert_problem(response, 500, "internal_error")
+
+
+async def test_a_terminated_postgres_connection_is_a_503(
+    client: httpx.AsyncClient, platform: Platform, monkeypatch: pytest.MonkeyPatch, deployment: str
+) -> None:
+    if deployment != "scaled":
+        pytest.skip("only PostgreSQL connections can be terminated from the server side")
+    student = await make_person(platform)
+
+    async def lose_the_connection(session: AsyncSession, *args: Any) -> None:
+        await session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+
+    monkeypatch.setattr(identity_repository, "user_by_id", lose_the_connection)
+    response = await client.get("/api/v1/me", headers=student.headers)
+    assert_problem(response, 503, "database_unavailable")
+    assert response.headers["retry-after"] == "5"
+    monkeypatch.undo()
+    healed = await client.get("/api/v1/me", headers=student.headers)
+    assert healed.status_code == 200, "the pool replaces the lost connection"

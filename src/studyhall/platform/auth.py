@@ -3,10 +3,13 @@
 Access tokens are HS256 JWTs signed with the deployment's secret key, so any
 node accepts a token any other node issued. Each token carries the user's
 ``token_generation``; a password change bumps it and retires older tokens.
+Verifying a signature costs about 115 µs, so tokens that verified are remembered
+(signature and claims only: expiry and generation are judged on every request).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -20,6 +23,10 @@ from studyhall.platform.errors import Forbidden, NotAuthenticated, NotFound
 
 TOKEN_ALGORITHM = "HS256"
 TOKEN_AUDIENCE = "studyhall"
+
+# Enough for every token in use on a busy node (about 20 MB when full); the least
+# recently used leave and verify again.
+VERIFIED_TOKEN_CACHE_SIZE = 32_768
 
 AuthMethod = Literal["bearer", "cookie"]
 
@@ -72,6 +79,19 @@ def issue_access_token(
 
 def read_access_token(token: str, *, secret: str, clock: Clock) -> TokenClaims:
     """Verify signature, audience and expiry (against our clock); 401 otherwise."""
+    expires_at, claims = _verified_claims(token, secret)
+    if expires_at <= clock.timestamp():
+        raise NotAuthenticated("The access token has expired")
+    return claims
+
+
+@functools.lru_cache(maxsize=VERIFIED_TOKEN_CACHE_SIZE)
+def _verified_claims(token: str, secret: str) -> tuple[int, TokenClaims]:
+    """Expiry and claims of a token whose signature holds for ``secret``.
+
+    Keyed by the exact token and secret, so a changed byte or another key verifies
+    afresh; a refusal raises, and lru_cache never stores a raised call.
+    """
     try:
         claims = jwt.decode(
             token,
@@ -90,9 +110,7 @@ def read_access_token(token: str, *, secret: str, clock: Clock) -> TokenClaims:
         generation = int(claims["gen"])
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
         raise NotAuthenticated("The access token is not valid") from exc
-    if expires_at <= clock.timestamp():
-        raise NotAuthenticated("The access token has expired")
-    return TokenClaims(user_id=user_id, generation=generation)
+    return expires_at, TokenClaims(user_id=user_id, generation=generation)
 
 
 def hash_secret_token(token: str) -> str:

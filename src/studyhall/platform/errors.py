@@ -2,7 +2,9 @@
 
 A service raises a :class:`DomainError` subclass; one handler turns every
 exception (ours, Litestar's, or an unexpected one) into a problem document
-with a stable machine ``code``. Bad input is a 4xx, never a 500.
+with a stable machine ``code``. Bad input is a 4xx, never a 500. An overloaded
+or unreachable database is a 503 with ``Retry-After``: the client did nothing wrong
+and retrying soon is the right move.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.types import ExceptionHandlersMap
+from sqlalchemy import exc as sa_exc
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 logger = logging.getLogger("studyhall.errors")
@@ -94,6 +97,55 @@ class ServiceUnavailable(DomainError):
     title = "A service this request needs is unavailable"
 
 
+class DatabaseUnavailable(ServiceUnavailable):
+    code = "database_unavailable"
+    title = "The database cannot be reached"
+
+
+# Seconds a client should wait: a busy pool or lock clears fast, a lost server slower.
+BUSY_RETRY_AFTER = 1
+OUTAGE_RETRY_AFTER = 5
+# PostgreSQL SQLSTATEs: class 08 is a connection exception, the 57P0x an operator or
+# crash shutdown / a server still starting, 53300 too many connections.
+_PG_LOST_STATES = ("08", "57P01", "57P02", "57P03")
+_PG_BUSY_STATE = "53300"
+
+
+def _retry_in(error: type[ServiceUnavailable], seconds: int, detail: str) -> ServiceUnavailable:
+    return error(detail, headers={"Retry-After": str(seconds)}, extra={"retryAfter": seconds})
+
+
+def transient_outage(exc: Exception) -> ServiceUnavailable | None:
+    """The 503 for a database that is overloaded or gone, or None for any other error.
+
+    Only transient states qualify; every other database error (a missing table, bad
+    SQL) stays a 500, because retrying cannot fix a programming error.
+    """
+    busy = "The server is busy; retry shortly"
+    lost = "The database cannot be reached right now; retry shortly"
+    unreachable = "A service this request needs cannot be reached right now; retry shortly"
+    if isinstance(exc, sa_exc.TimeoutError):  # no pooled connection came free in time
+        return _retry_in(ServiceUnavailable, BUSY_RETRY_AFTER, busy)
+    if isinstance(exc, ConnectionError):
+        # Refused or reset while connecting: SQLAlchemy passes a driver's socket errors
+        # through unwrapped, and Redis may raise them too, so no service is named.
+        return _retry_in(ServiceUnavailable, OUTAGE_RETRY_AFTER, unreachable)
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return None
+    sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+    if sqlstate == _PG_BUSY_STATE or (
+        isinstance(exc, sa_exc.OperationalError) and "is locked" in str(exc.orig)
+    ):
+        return _retry_in(ServiceUnavailable, BUSY_RETRY_AFTER, busy)
+    if (
+        exc.connection_invalidated
+        or sqlstate.startswith(_PG_LOST_STATES)
+        or (isinstance(exc, sa_exc.InterfaceError) and "connection is closed" in str(exc.orig))
+    ):
+        return _retry_in(DatabaseUnavailable, OUTAGE_RETRY_AFTER, lost)
+    return None
+
+
 def problem_response(
     status: int,
     code: str,
@@ -160,6 +212,18 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         headers = dict(exc.headers or {})
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail else title
         return problem_response(status, code, title, detail, headers=headers or None)
+    outage = transient_outage(exc)
+    if outage is not None:
+        # Expected under load or during a failover: one line, no traceback, no SQL.
+        cause = getattr(exc, "orig", None) or exc
+        logger.warning(
+            "%s on %s %s: %s",
+            outage.code,
+            request.method,
+            request.url.path,
+            type(cause).__name__,
+        )
+        return handle_exception(request, outage)
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(
         500, "internal_error", "Internal server error", "Something went wrong on our side"
