@@ -383,13 +383,15 @@ async def _frozen_questions(
     if exam.draw_rules is not None:
         rules = [msgspec.convert(rule, DrawRule) for rule in exam.draw_rules]
         return [(drawn, None) for drawn in await draw(session, rules, seed=seed)]
-    chosen = []
-    for item in await repository.exam_questions(session, exam.id):
-        found = await question_repository.question_with_version(session, item.question_id)
-        if found is not None:
-            question, version = found
-            chosen.append((DrawnQuestion(question.id, version.id, version.version), item.points))
-    return chosen
+    items = await repository.exam_questions(session, exam.id)
+    current = await question_repository.current_version_ids(
+        session, [item.question_id for item in items]
+    )
+    return [
+        (DrawnQuestion(item.question_id, *current[item.question_id]), item.points)
+        for item in items
+        if item.question_id in current
+    ]
 
 
 async def _build_questions(session: AsyncSession, exam: Exam, seed: int) -> list[dict[str, Any]]:

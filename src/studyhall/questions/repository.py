@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, insert, or_, select
+from sqlalchemy import Select, and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studyhall.questions.models import (
@@ -69,14 +69,14 @@ async def insert_rows(session: AsyncSession, table: Any, rows: list[dict[str, An
         await session.execute(insert(table), rows[start : start + INSERT_BATCH])
 
 
+_IS_CURRENT = and_(
+    QuestionVersion.question_id == Question.id,
+    QuestionVersion.version == Question.current_version,
+)
+
+
 def _current_versions() -> Select[Question, QuestionVersion]:
-    return select(Question, QuestionVersion).join(
-        QuestionVersion,
-        and_(
-            QuestionVersion.question_id == Question.id,
-            QuestionVersion.version == Question.current_version,
-        ),
-    )
+    return select(Question, QuestionVersion).join(QuestionVersion, _IS_CURRENT)
 
 
 async def question_with_version(
@@ -86,6 +86,37 @@ async def question_with_version(
         await session.execute(_current_versions().where(Question.id == question_id))
     ).one_or_none()
     return None if row is None else (row[0], row[1])
+
+
+async def current_version_ids(
+    session: AsyncSession, question_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[uuid.UUID, int]]:
+    """Each question's current version id and number, in one query (no content: the
+    content of a version comes from ``frozen``'s cache)."""
+    if not question_ids:
+        return {}
+    query = (
+        select(Question.id, QuestionVersion.id, QuestionVersion.version)
+        .join(QuestionVersion, _IS_CURRENT)
+        .where(Question.id.in_(set(question_ids)))
+    )
+    rows = (await session.execute(query)).all()
+    return {question_id: (version_id, number) for question_id, version_id, number in rows}
+
+
+async def mark_versions_seen(session: AsyncSession, version_ids: Sequence[uuid.UUID]) -> None:
+    """Set ``seen`` on those not seen yet, locking them in id order first: concurrent
+    callers then queue on the same first row instead of each holding rows the other
+    wants (an UPDATE's own row order follows the plan and the table's layout)."""
+    locked = (
+        select(QuestionVersion.id)
+        .where(QuestionVersion.id.in_(set(version_ids)), QuestionVersion.seen.is_(False))
+        .order_by(QuestionVersion.id)
+        .with_for_update()
+    )
+    await session.execute(
+        update(QuestionVersion).where(QuestionVersion.id.in_(locked)).values(seen=True)
+    )
 
 
 async def list_questions(

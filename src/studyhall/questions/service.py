@@ -12,8 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
-from sqlalchemy import update
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from studyhall.identity import repository as identity_repository
 from studyhall.platform.auth import Actor, Role, require_staff
@@ -474,12 +475,45 @@ async def update_question(
     return await get_question(session, actor, question.id)
 
 
+# Versions this process knows are seen in committed data. ``seen`` never goes back to
+# false, so the set is never wrong; it is only cleared (never trimmed) when it grows large.
+SEEN_CACHE_SIZE = 200_000
+_known_seen: set[uuid.UUID] = set()
+_PENDING_SEEN = "questions.pending_seen"
+
+
 async def mark_seen(session: AsyncSession, version_ids: list[uuid.UUID]) -> None:
-    """Called when a session shows these versions to a student: they are frozen from now on."""
-    if version_ids:
-        await session.execute(
-            update(QuestionVersion).where(QuestionVersion.id.in_(version_ids)).values(seen=True)
-        )
+    """Called when a session shows these versions to a student: they are frozen from now on.
+
+    Versions already known seen cost no statement at all (after the first starts of an
+    exam, none does); the rest are updated in id order, which cannot deadlock."""
+    unknown = sorted(set(version_ids) - _known_seen)
+    if not unknown:
+        return
+    await repository.mark_versions_seen(session, unknown)
+    _remember_after_commit(session, unknown)
+
+
+def _remember_after_commit(session: AsyncSession, version_ids: list[uuid.UUID]) -> None:
+    """Add to ``_known_seen`` only once the transaction commits: after a rollback the
+    rows are unseen still. Any rollback (even of a savepoint) forgets the pending ids:
+    that costs one more UPDATE later, never a wrong skip."""
+    pending: set[uuid.UUID] | None = session.info.get(_PENDING_SEEN)
+    if pending is None:
+        pending = session.info[_PENDING_SEEN] = set()
+        sync_session = session.sync_session
+
+        def committed(_session: Session) -> None:
+            if sync_session.in_nested_transaction():
+                return  # a savepoint: the outer transaction may still roll back
+            if len(_known_seen) > SEEN_CACHE_SIZE:
+                _known_seen.clear()
+            _known_seen.update(pending)
+            pending.clear()
+
+        event.listen(sync_session, "after_commit", committed)
+        event.listen(sync_session, "after_rollback", lambda _session: pending.clear())
+    pending.update(version_ids)
 
 
 async def preview_question(

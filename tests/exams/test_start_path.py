@@ -1,0 +1,149 @@
+"""The exam start path, on both deployments: a crowd starting one exam at once all get
+their sessions (concurrent starts used to deadlock on PostgreSQL while marking the
+questions seen), and a start costs the same number of SQL statements however many
+questions the exam has."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event
+
+from studyhall.platform.auth import Role
+from studyhall.platform.runtime import Platform
+from tests.exams.test_sessions import _start
+from tests.helpers import Person, make_person
+
+QUESTIONS = 60
+STUDENTS = 50
+
+
+@pytest.fixture
+async def teacher(platform: Platform) -> Person:
+    return await make_person(platform, Role.TEACHER)
+
+
+async def _question_ids(client: httpx.AsyncClient, teacher: Person) -> list[str]:
+    """A bank of ``QUESTIONS`` single-choice questions."""
+    bank = await client.post("/api/v1/banks", json={"name": "Big bank"}, headers=teacher.headers)
+    bank_id = bank.json()["id"]
+    gift = "\n\n".join(
+        f"::Q{n}:: What is {n} plus one? {{={n + 1} ~{n} ~{n + 2}}}" for n in range(QUESTIONS)
+    )
+    report = await client.post(
+        f"/api/v1/banks/{bank_id}/import?format=gift",
+        content=gift.encode(),
+        headers={**teacher.headers, "content-type": "text/plain"},
+    )
+    assert report.json()["imported"] == QUESTIONS, report.text
+    listed = await client.get(f"/api/v1/banks/{bank_id}/questions", headers=teacher.headers)
+    return [question["id"] for question in listed.json()]
+
+
+async def _exam(client: httpx.AsyncClient, teacher: Person, question_ids: list[str]) -> str:
+    body = {
+        "title": f"{len(question_ids)} questions",
+        "durationSeconds": 600,
+        "questionIds": question_ids,
+        "shuffleQuestions": True,
+        "shuffleOptions": True,
+    }
+    created = await client.post("/api/v1/exams", json=body, headers=teacher.headers)
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+async def test_a_crowd_starting_one_exam_all_get_its_questions(
+    client: httpx.AsyncClient, platform: Platform, teacher: Person
+) -> None:
+    question_ids = await _question_ids(client, teacher)
+    exam_id = await _exam(client, teacher, question_ids)
+    students = [await make_person(platform) for _ in range(STUDENTS)]
+
+    started = await asyncio.gather(
+        *(
+            client.post(f"/api/v1/exams/{exam_id}/sessions", headers=student.headers)
+            for student in students
+        )
+    )
+
+    assert [response.status_code for response in started] == [201] * STUDENTS, [
+        response.text for response in started if response.status_code != 201
+    ]
+    sessions = [response.json() for response in started]
+    assert len({session["sessionId"] for session in sessions}) == STUDENTS
+    for session in sessions:
+        assert sorted(session["questionOrder"]) == sorted(question_ids)
+        assert [q["id"] for q in session["questions"]] == session["questionOrder"]
+    # Students have seen the questions: editing one now keeps their version intact.
+    edit = {
+        "content": {
+            "kind": "single",
+            "text": "What is one plus one?",
+            "choices": [{"text": "2", "fraction": 1.0}, {"text": "3", "fraction": 0.0}],
+        },
+        "points": 1,
+    }
+    edited = await client.put(
+        f"/api/v1/questions/{question_ids[0]}", json=edit, headers=teacher.headers
+    )
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["version"] == 2
+
+
+@contextmanager
+def _statements(platform: Platform) -> Iterator[list[str]]:
+    """The SQL statements the app sends while the block runs."""
+    sent: list[str] = []
+
+    def record(*args: Any) -> None:
+        sent.append(args[2])
+
+    engine = platform.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def _counted_start(
+    client: httpx.AsyncClient, platform: Platform, exam_id: str
+) -> tuple[list[str], dict[str, Any]]:
+    student = await make_person(platform)
+    with _statements(platform) as sent:
+        session = await _start(client, student, exam_id)
+    return sent, session
+
+
+def _marks_seen(statements: list[str]) -> bool:
+    return any(sql.lstrip().upper().startswith("UPDATE QUESTION_VERSIONS") for sql in statements)
+
+
+async def test_a_start_costs_the_same_statements_for_5_or_60_questions(
+    client: httpx.AsyncClient, platform: Platform, teacher: Person
+) -> None:
+    question_ids = await _question_ids(client, teacher)
+    small = await _exam(client, teacher, question_ids[:5])
+    large = await _exam(client, teacher, question_ids[5:])
+
+    first_small, session = await _counted_start(client, platform, small)
+    first_large, _ = await _counted_start(client, platform, large)
+    assert len(session["questions"]) == 5
+    assert len(first_small) == len(first_large), (first_small, first_large)
+    assert _marks_seen(first_small)
+    assert _marks_seen(first_large)
+
+    # Once the versions are known seen, later starts do not write them again.
+    again_small, _ = await _counted_start(client, platform, small)
+    again_large, session = await _counted_start(client, platform, large)
+    assert len(session["questions"]) == QUESTIONS - 5
+    assert len(again_small) == len(again_large), (again_small, again_large)
+    assert not _marks_seen(again_small)
+    assert not _marks_seen(again_large)
+    assert len(again_large) < len(first_large)
