@@ -43,6 +43,7 @@ class Settings:
     login_limit_per_account: int = 10
     login_limit_per_ip: int = 100
     login_limit_window_seconds: int = 300
+    register_limit_per_ip: int = 20
     password_hash_profile: PasswordHashProfile = "strong"
     db_pool_size: int = 10
     db_max_overflow: int = 10

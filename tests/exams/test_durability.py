@@ -40,6 +40,8 @@ async def _deployment(kind: str, tmp_path: Path) -> AsyncIterator[dict[str, str]
         "STUDYHALL_DATA_DIR": str(tmp_path),
         "STUDYHALL_PASSWORD_HASH_PROFILE": "fast",
         "STUDYHALL_ACCESS_LOG": "false",
+        # Every student registers from this one address.
+        "STUDYHALL_REGISTER_LIMIT_PER_IP": str(STUDENTS),
     }
     if kind == "embedded":
         yield env

@@ -6,7 +6,8 @@ import httpx
 
 from studyhall.config import Settings
 from studyhall.platform.clock import FakeClock
-from tests.helpers import PASSWORD, register_and_login
+from studyhall.platform.observe import ObservedApp
+from tests.helpers import PASSWORD, browser_tab, form_token, register_and_login
 
 Client = httpx.AsyncClient
 
@@ -175,3 +176,33 @@ async def test_welcome_message_arrives_through_the_job_queue(client: Client, run
     after = await client.get("/api/v1/me/notifications", headers=person.headers)
     assert [item["kind"] for item in after.json()] == ["welcome"]
     assert await run_jobs() == 0
+
+
+async def test_registrations_are_limited_per_ip(
+    client: Client, app: ObservedApp, settings: Settings, clock: FakeClock
+) -> None:
+    for index in range(settings.register_limit_per_ip):
+        body = {"email": f"new{index}@example.org", "password": PASSWORD, "name": "New"}
+        response = await client.post("/api/v1/auth/register", json=body)
+        assert response.status_code == 201, response.text
+    body = {"email": "one-more@example.org", "password": PASSWORD, "name": "New"}
+    limited = await client.post("/api/v1/auth/register", json=body)
+    assert limited.status_code == 429
+    assert limited.json()["code"] == "rate_limited"
+    assert 0 < int(limited.headers["Retry-After"]) <= settings.login_limit_window_seconds
+    # The refused request created nothing: the address can sign in to no such account.
+    token = await client.post(
+        "/api/v1/auth/token", json={"email": "one-more@example.org", "password": PASSWORD}
+    )
+    assert token.status_code == 401
+    # The register page (a browser at the same address) counts against the same limit.
+    async with browser_tab(app) as tab:
+        form = {"email": "page@example.org", "password": PASSWORD, "name": "Page"}
+        page = await tab.post(
+            "/register", data={**form, "_csrf_token": await form_token(tab, "/register")}
+        )
+    assert page.status_code == 429
+    assert "Too many registrations" in page.text
+    clock.advance(settings.login_limit_window_seconds)
+    allowed = await client.post("/api/v1/auth/register", json=body)
+    assert allowed.status_code == 201, allowed.text

@@ -60,8 +60,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "STUDYHALL_PASSWORD_HASH_PROFILE": "fast",
         "STUDYHALL_ACCESS_LOG": "false",
         # One server serves every browser test from one address: the suite signs in more
-        # often than the per-IP login limit allows (tests/identity checks that limit).
+        # often than the per-IP login and registration limits allow (tests/identity
+        # checks those limits).
         "STUDYHALL_LOGIN_LIMIT_PER_IP": "100000",
+        "STUDYHALL_REGISTER_LIMIT_PER_IP": "100000",
     }
     with processes(env) as group:
         subprocess.run(studyhall("migrate"), env=group.env, check=True, capture_output=True)

@@ -44,10 +44,15 @@ class AuthController(Controller):
 
     @post("/register", status_code=HTTP_201_CREATED)
     async def register(
-        self, data: JSONBody[RegisterIn], db: DbSession, platform: Runtime
+        self,
+        data: JSONBody[RegisterIn],
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        platform: Runtime,
     ) -> UserOut:
+        ip = client_ip(request, trust_proxy_headers=platform.settings.trust_proxy_headers)
         user = await service.register(
-            db, platform, email=data.email, password=data.password, name=data.name
+            db, platform, email=data.email, password=data.password, name=data.name, client_ip=ip
         )
         await enqueue_welcome(db, platform, user)
         return user_out(user)

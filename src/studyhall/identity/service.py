@@ -119,7 +119,20 @@ async def register(
     password: str,
     name: str,
     role: Role = Role.STUDENT,
+    client_ip: str | None = None,
 ) -> User:
+    """Create an account. Requests from the web (``client_ip`` given) are limited per
+    address before any work, so a script cannot mass-create accounts or burn CPU on
+    password hashing; the CLI and demo seeding pass no address."""
+    if client_ip is not None:
+        settings = platform.settings
+        decision = await platform.limiter.hit(
+            f"register:ip:{client_ip}",
+            limit=settings.register_limit_per_ip,
+            window_seconds=settings.login_limit_window_seconds,
+        )
+        if not decision.allowed:
+            raise RateLimited(decision.retry_after, "Too many registrations")
     email = normalize_email(email)
     name = name.strip()
     if not name:

@@ -125,9 +125,10 @@ async def register_submit(
     db: DbSession,
     platform: Runtime,
 ) -> Response[Any]:
+    ip = client_ip(request, trust_proxy_headers=platform.settings.trust_proxy_headers)
     try:
         user = await service.register(
-            db, platform, email=data.email, password=data.password, name=data.name
+            db, platform, email=data.email, password=data.password, name=data.name, client_ip=ip
         )
     except DomainError as error:
         return render(
