@@ -6,6 +6,7 @@ questions the exam has."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,6 +17,8 @@ from sqlalchemy import event
 
 from studyhall.platform.auth import Role
 from studyhall.platform.runtime import Platform
+from studyhall.questions.frozen import frozen_versions
+from studyhall.questions.repository import current_version_ids
 from tests.exams.test_sessions import _start
 from tests.helpers import Person, make_person
 
@@ -147,3 +150,47 @@ async def test_a_start_costs_the_same_statements_for_5_or_60_questions(
     assert not _marks_seen(again_small)
     assert not _marks_seen(again_large)
     assert len(again_large) < len(first_large)
+
+
+def _single(text: str, choices: int) -> dict[str, Any]:
+    """An edit body: a single-choice question whose first of ``choices`` choices is right."""
+    return {
+        "content": {
+            "kind": "single",
+            "text": text,
+            "choices": [
+                {"text": f"c{n}", "fraction": 1.0 if n == 0 else 0.0} for n in range(choices)
+            ],
+        },
+        "points": choices,
+    }
+
+
+async def test_a_session_shows_the_content_it_marked_seen(
+    client: httpx.AsyncClient, platform: Platform, teacher: Person
+) -> None:
+    question_id = (await _question_ids(client, teacher))[0]
+    exam_id = await _exam(client, teacher, [question_id])
+    # Something read the unseen version before it was edited (a process cache must not
+    # keep that content).
+    async with platform.sessions() as db:
+        current = await current_version_ids(db, [uuid.UUID(question_id)])
+        await frozen_versions(db, [current[uuid.UUID(question_id)][0]])
+    url = f"/api/v1/questions/{question_id}"
+    first = await client.put(url, json=_single("First edit", 4), headers=teacher.headers)
+    assert first.json()["version"] == 1  # nobody has seen it: edited in place
+
+    student = await make_person(platform)
+    started = await _start(client, student, exam_id)
+    second = await client.put(url, json=_single("Second edit", 2), headers=teacher.headers)
+    assert second.json()["version"] == 2  # the start froze version 1
+
+    view = await client.get(f"/api/v1/sessions/{started['sessionId']}", headers=student.headers)
+    for shown in (started, view.json()):
+        [question] = shown["questions"]
+        assert (question["version"], question["points"]) == (1, 4)
+        assert "First edit" in question["html"]
+        assert len(question["choices"]) == 4
+    [later] = (await _start(client, await make_person(platform), exam_id))["questions"]
+    assert later["version"] == 2
+    assert "Second edit" in later["html"]

@@ -402,7 +402,11 @@ async def _build_questions(session: AsyncSession, exam: Exam, seed: int) -> list
         raise ExamNotOpen("The exam has no questions left")
     if exam.shuffle_questions:
         rng.shuffle(chosen)
-    versions = await frozen_versions(session, [drawn.version_id for drawn, _ in chosen])
+    # Mark first, then read: an in-place edit either committed before the mark (whose row
+    # lock it waits on) and is read here, or waits and then makes a new version.
+    version_ids = [drawn.version_id for drawn, _ in chosen]
+    await mark_seen(session, version_ids)
+    versions = await frozen_versions(session, version_ids)
     items = []
     for drawn, points in chosen:
         frozen = versions[drawn.version_id]
@@ -495,7 +499,6 @@ async def start_session(
             if other.attempt == exam_session.attempt:
                 return await _session_out(session, platform, other), False
         raise
-    await mark_seen(session, [uuid.UUID(item["versionId"]) for item in exam_session.questions])
     await _schedule_expiry(session, platform, exam_session)
     await remember_snapshot(platform, exam_session)
     return await _session_out(session, platform, exam_session), True

@@ -1,8 +1,11 @@
 """Question versions as exam sessions use them, cached in the process.
 
-A version never changes once written (an edit makes a new one), so a process-local
-cache of decoded versions is never stale and spares the answer-save and submit paths
-a database read and a JSON decode per question.
+A version never changes once a student has seen it (an edit then makes a new one), so
+a process-local cache of decoded seen versions is never stale and spares the answer-save
+and submit paths a database read and a JSON decode per question. Unseen versions are
+edited in place: they are never cached. A version this transaction has just marked seen
+is cached for its own reads (the start path and its snapshot read it again), and dropped
+again if the transaction rolls back (it is then unseen, so editable in place).
 """
 
 from __future__ import annotations
@@ -12,13 +15,16 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from studyhall.questions import repository
 from studyhall.questions.content import QuestionContent
-from studyhall.questions.service import decode_content
+from studyhall.questions.service import decode_content, seen_uncommitted
 
 CACHE_SIZE = 20_000
+_UNCOMMITTED = "questions.frozen.uncommitted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +47,28 @@ def _remember(version: FrozenVersion) -> None:
         _cache.popitem(last=False)
 
 
+def _forget_on_rollback(session: AsyncSession, version_id: uuid.UUID) -> None:
+    """Drop the version from the cache if this session rolls back (extra drops after a
+    commit only cost a read)."""
+    ids: set[uuid.UUID] | None = session.info.get(_UNCOMMITTED)
+    if ids is None:
+        ids = session.info[_UNCOMMITTED] = set()
+
+        def rolled_back(_session: Session) -> None:
+            for forgotten in ids:
+                _cache.pop(forgotten, None)
+
+        event.listen(session.sync_session, "after_rollback", rolled_back)
+    ids.add(version_id)
+
+
 async def frozen_versions(
     session: AsyncSession, version_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, FrozenVersion]:
     """The versions with these ids (missing ones are left out)."""
     found = {version_id: _cache[version_id] for version_id in version_ids if version_id in _cache}
     missing = [version_id for version_id in version_ids if version_id not in found]
+    uncommitted = seen_uncommitted(session)
     for row, bank_id in await repository.versions_with_banks(session, missing):
         version = FrozenVersion(
             id=row.id,
@@ -56,6 +78,10 @@ async def frozen_versions(
             points=row.points,
             content=decode_content(row),
         )
-        _remember(version)
         found[version.id] = version
+        if not row.seen:
+            continue  # editable in place: never cached
+        _remember(version)
+        if row.id in uncommitted:
+            _forget_on_rollback(session, version.id)
     return found

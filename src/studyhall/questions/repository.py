@@ -104,19 +104,42 @@ async def current_version_ids(
     return {question_id: (version_id, number) for question_id, version_id, number in rows}
 
 
-async def mark_versions_seen(session: AsyncSession, version_ids: Sequence[uuid.UUID]) -> None:
-    """Set ``seen`` on those not seen yet, locking them in id order first: concurrent
-    callers then queue on the same first row instead of each holding rows the other
-    wants (an UPDATE's own row order follows the plan and the table's layout)."""
+async def mark_versions_seen(
+    session: AsyncSession, version_ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Set ``seen`` on those not seen yet and return their ids, locking them in id order
+    first: concurrent callers then queue on the same first row instead of each holding
+    rows the other wants (an UPDATE's own row order follows the plan and the table's
+    layout)."""
     locked = (
         select(QuestionVersion.id)
         .where(QuestionVersion.id.in_(set(version_ids)), QuestionVersion.seen.is_(False))
         .order_by(QuestionVersion.id)
         .with_for_update()
     )
-    await session.execute(
-        update(QuestionVersion).where(QuestionVersion.id.in_(locked)).values(seen=True)
+    marked = await session.execute(
+        update(QuestionVersion)
+        .where(QuestionVersion.id.in_(locked))
+        .values(seen=True)
+        .returning(QuestionVersion.id)
+        .execution_options(synchronize_session=False)
     )
+    return set(marked.scalars())
+
+
+async def lock_version(session: AsyncSession, version_id: uuid.UUID) -> bool:
+    """Whether the version is seen, read under its row lock (held to the end of the
+    transaction): an edit and a start marking it seen take turns. A no-op UPDATE rather
+    than ``SELECT ... FOR UPDATE`` so that SQLite, which starts its write transaction only
+    at the first write, serialises it with the start's mark too."""
+    query = (
+        update(QuestionVersion)
+        .where(QuestionVersion.id == version_id)
+        .values(seen=QuestionVersion.seen)
+        .returning(QuestionVersion.seen)
+        .execution_options(synchronize_session=False)
+    )
+    return bool((await session.execute(query)).scalar_one())
 
 
 async def list_questions(

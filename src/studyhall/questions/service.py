@@ -454,6 +454,9 @@ async def update_question(
     so every session keeps scoring against the version it showed."""
     question, version = await _question_for(session, actor, question_id)
     check_content(data.content)
+    # Lock before reading ``seen``: a start that marks it seen waits for this edit (and
+    # then reads its content), or this edit waits for the start and adds a new version.
+    seen = await repository.lock_version(session, version.id)
     now = platform.clock.now()
     tree = _CategoryTree(
         question.bank_id, list(await repository.categories(session, question.bank_id))
@@ -461,7 +464,7 @@ async def update_question(
     question.category_id = tree.id_for(normalize_category(data.category))
     await repository.insert_rows(session, QuestionCategory, tree.new_rows)
     question.updated_at = now
-    if version.seen:
+    if seen:
         question.current_version = version.version + 1
         session.add(_new_version(question, question.current_version, data, actor, now))
     else:
@@ -490,8 +493,23 @@ async def mark_seen(session: AsyncSession, version_ids: list[uuid.UUID]) -> None
     unknown = sorted(set(version_ids) - _known_seen)
     if not unknown:
         return
-    await repository.mark_versions_seen(session, unknown)
-    _remember_after_commit(session, unknown)
+    marked = await repository.mark_versions_seen(session, unknown)
+    # The others were seen already in committed data (or by this transaction, pending).
+    _know_seen(set(unknown) - marked - seen_uncommitted(session))
+    _remember_after_commit(session, sorted(marked))
+
+
+def _know_seen(version_ids: set[uuid.UUID]) -> None:
+    if len(_known_seen) > SEEN_CACHE_SIZE:
+        _known_seen.clear()
+    _known_seen.update(version_ids)
+
+
+def seen_uncommitted(session: AsyncSession) -> set[uuid.UUID]:
+    """Versions this session's still-open transaction marked seen: a rollback would make
+    them unseen (editable in place) again."""
+    pending: set[uuid.UUID] = session.info.get(_PENDING_SEEN, set())
+    return pending
 
 
 def _remember_after_commit(session: AsyncSession, version_ids: list[uuid.UUID]) -> None:
@@ -506,9 +524,7 @@ def _remember_after_commit(session: AsyncSession, version_ids: list[uuid.UUID]) 
         def committed(_session: Session) -> None:
             if sync_session.in_nested_transaction():
                 return  # a savepoint: the outer transaction may still roll back
-            if len(_known_seen) > SEEN_CACHE_SIZE:
-                _known_seen.clear()
-            _known_seen.update(pending)
+            _know_seen(pending)
             pending.clear()
 
         event.listen(sync_session, "after_commit", committed)
