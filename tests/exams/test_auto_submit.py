@@ -41,7 +41,7 @@ from studyhall.exams.service import EXPIRE_JOB
 from studyhall.platform.db import create_engine
 from studyhall.platform.models import Job
 from tests.conftest import delete_prefix
-from tests.exams.test_durability import GIFT, _deployment, _token
+from tests.exams.test_durability import GIFT, _deployment, _token, migrate_with_a_teacher
 from tests.helpers import PASSWORD
 from tests.processes import Processes, processes, studyhall
 
@@ -184,21 +184,7 @@ async def test_expired_session_is_scored_by_the_worker_even_across_a_restart(
 ) -> None:
     async with _deployment(kind, tmp_path) as env, _database(env) as engine:
         with processes(env) as group:
-            subprocess.run(studyhall("migrate"), env=group.env, check=True, timeout=120)
-            subprocess.run(
-                studyhall(
-                    "user",
-                    "create",
-                    "teacher@example.org",
-                    "--password",
-                    PASSWORD,
-                    "--role",
-                    "teacher",
-                ),
-                env=group.env,
-                check=True,
-                timeout=60,
-            )
+            migrate_with_a_teacher(group)
             base, running = _start_all(group, tmp_path, "first")
             async with httpx.AsyncClient(timeout=10) as http:
                 exam_id, pi = await _exam(http, base)

@@ -25,7 +25,7 @@ import pytest
 
 from tests.conftest import TEST_SECRET, delete_prefix
 from tests.helpers import PASSWORD
-from tests.processes import processes, studyhall
+from tests.processes import Processes, processes, studyhall
 from tests.services import REDIS_URL, require_redis, scratch_postgres
 
 pytestmark = pytest.mark.services
@@ -146,25 +146,24 @@ async def _stream(
         acknowledged.append(value)
 
 
+def migrate_with_a_teacher(group: Processes) -> None:
+    """A fresh database with the teacher account the scenarios sign in as."""
+    subprocess.run(studyhall("migrate"), env=group.env, check=True, timeout=120)
+    subprocess.run(
+        studyhall(
+            "user", "create", "teacher@example.org", "--password", PASSWORD, "--role", "teacher"
+        ),
+        env=group.env,
+        check=True,
+        timeout=60,
+    )
+
+
 @pytest.mark.parametrize("kind", ["embedded", "scaled"])
 async def test_acknowledged_saves_survive_kill_9(kind: str, tmp_path: Path) -> None:
     async with _deployment(kind, tmp_path) as env:
         with processes(env) as group:
-            subprocess.run(studyhall("migrate"), env=group.env, check=True, timeout=120)
-            subprocess.run(
-                studyhall(
-                    "user",
-                    "create",
-                    "teacher@example.org",
-                    "--password",
-                    PASSWORD,
-                    "--role",
-                    "teacher",
-                ),
-                env=group.env,
-                check=True,
-                timeout=60,
-            )
+            migrate_with_a_teacher(group)
             base = group.serve(tmp_path / "first.log")
             server = group.running[-1]
             limits = httpx.Limits(max_connections=STUDENTS + 5)
