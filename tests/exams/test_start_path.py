@@ -13,9 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
+from studyhall.exams.service import EXPIRE_JOB
 from studyhall.platform.auth import Role
+from studyhall.platform.models import Job
 from studyhall.platform.runtime import Platform
 from studyhall.questions.frozen import frozen_versions
 from studyhall.questions.repository import current_version_ids
@@ -194,3 +196,50 @@ async def test_a_session_shows_the_content_it_marked_seen(
     [later] = (await _start(client, await make_person(platform), exam_id))["questions"]
     assert later["version"] == 2
     assert "Second edit" in later["html"]
+
+
+async def test_a_burst_of_starts_shares_its_reads_and_commits(
+    client: httpx.AsyncClient, platform: Platform, teacher: Person
+) -> None:
+    """Starts arriving together are group-committed: a crowd sends far fewer statements
+    than the same starts one by one, and every session still gets its expiry job."""
+    exam_id = await _exam(client, teacher, await _question_ids(client, teacher))
+    single, _ = await _counted_start(client, platform, exam_id)
+    students = [await make_person(platform) for _ in range(STUDENTS)]
+
+    with _statements(platform) as sent:
+        started = await asyncio.gather(
+            *(
+                client.post(f"/api/v1/exams/{exam_id}/sessions", headers=student.headers)
+                for student in students
+            )
+        )
+
+    assert [response.status_code for response in started] == [201] * STUDENTS
+    assert len(sent) < STUDENTS * len(single) / 4, (len(sent), len(single))
+    session_ids = {response.json()["sessionId"] for response in started}
+    async with platform.sessions() as db:
+        expiring = {
+            job.payload["sessionId"]
+            for job in (await db.execute(select(Job).where(Job.kind == EXPIRE_JOB))).scalars()
+        }
+    assert session_ids <= expiring
+
+
+async def test_one_student_clicking_start_many_times_at_once_gets_one_session(
+    client: httpx.AsyncClient, platform: Platform, teacher: Person
+) -> None:
+    exam_id = await _exam(client, teacher, (await _question_ids(client, teacher))[:5])
+    student = await make_person(platform)
+
+    clicks = await asyncio.gather(
+        *(
+            client.post(f"/api/v1/exams/{exam_id}/sessions", headers=student.headers)
+            for _ in range(8)
+        )
+    )
+
+    assert sorted(response.status_code for response in clicks) == [200] * 7 + [201]
+    assert len({response.json()["sessionId"] for response in clicks}) == 1
+    attempts = await client.get(f"/api/v1/exams/{exam_id}/attempts", headers=student.headers)
+    assert len(attempts.json()["attempts"]) == 1, attempts.text

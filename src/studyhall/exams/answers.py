@@ -22,15 +22,13 @@ The hot store keeps a small shared copy of each session's state
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import enum
 import hashlib
-import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,6 +40,7 @@ from studyhall.exams import repository
 from studyhall.exams.models import ExamSession
 from studyhall.exams.schemas import AnswerIn
 from studyhall.platform.auth import Actor
+from studyhall.platform.batching import GroupCommit
 from studyhall.platform.clock import Clock
 from studyhall.platform.errors import (
     Conflict,
@@ -56,8 +55,6 @@ from studyhall.platform.ratelimit import RateLimiter
 from studyhall.platform.runtime import Platform
 from studyhall.questions.frozen import FrozenVersion, frozen_versions
 from studyhall.questions.scoring import InvalidResponse, validate_response
-
-logger = logging.getLogger("studyhall.exams.answers")
 
 MAX_BATCH = 512
 SNAPSHOT_SLACK_SECONDS = 300
@@ -190,10 +187,19 @@ async def _share(platform: Platform, exam_session: ExamSession) -> None:
         )
 
 
-async def remember_snapshot(platform: Platform, exam_session: ExamSession) -> None:
-    """A session just started here: the saves to come need no database read."""
-    async with platform.sessions() as db:
-        await _know(db, exam_session)
+async def remember_snapshot(
+    platform: Platform, exam_session: ExamSession, versions: Mapping[uuid.UUID, FrozenVersion]
+) -> None:
+    """A session just started here (``versions``: its question versions by id): the saves
+    to come need no database read. Should the start roll back, nobody knows the id."""
+    questions = {
+        uuid.UUID(item["questionId"]): versions[uuid.UUID(item["versionId"])]
+        for item in exam_session.questions
+    }
+    known = KnownSession(
+        exam_session.user_id, exam_session.status, exam_session.ends_at.timestamp(), questions
+    )
+    _bounded_put(_known, exam_session.id, known, KNOWN_SESSIONS)
     await _share(platform, exam_session)
 
 
@@ -239,41 +245,30 @@ class Outcome(enum.Enum):
     CLOSED = "closed"
 
 
-@dataclass(slots=True)
-class PendingSave:
-    row: repository.JournalRow
-    done: asyncio.Future[Outcome] = field(init=False)
-
-
 class AnswerJournal:
     """Group commit of saves into ``session_answers``; one per process."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._limiter: RateLimiter | None = None
-        self._queue: list[PendingSave] = []
         self._in_flight: set[tuple[uuid.UUID, str]] = set()
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
+        self._commits: GroupCommit[repository.JournalRow, Outcome] = GroupCommit(
+            self._write,
+            name="answer-journal",
+            max_batch=MAX_BATCH,
+            failure=lambda: ServiceUnavailable("The answer could not be stored; retry"),
+        )
 
     async def save(self, row: repository.JournalRow) -> Outcome:
         """Queue the save and wait until it is committed (or refused)."""
-        if self._closing:
+        if self._commits.closing:
             raise ServiceUnavailable("The server is shutting down; retry the save")
         slot = (row.session_id, row.idempotency_key)
         if slot in self._in_flight:
             raise IdempotencyInFlight()
-        pending = PendingSave(row)
-        pending.done = asyncio.get_running_loop().create_future()
         self._in_flight.add(slot)
-        self._queue.append(pending)
-        if self._task is None:
-            self._task = asyncio.create_task(self._run())
-        self._wake.set()
         try:
-            # Shielded: a client that goes away must not cancel a save others share.
-            return await asyncio.shield(pending.done)
+            return await self._commits.submit(row)
         finally:
             self._in_flight.discard(slot)
 
@@ -285,37 +280,9 @@ class AnswerJournal:
 
     async def close(self) -> None:
         """Commit what is queued, then stop."""
-        self._closing = True
-        if self._task is not None:
-            self._wake.set()
-            await self._task
+        await self._commits.close()
 
-    async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._queue:
-                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-                await self._commit(batch)
-            if self._closing:
-                return
-
-    async def _commit(self, batch: list[PendingSave]) -> None:
-        try:
-            outcomes = await self._write([pending.row for pending in batch])
-        except Exception:
-            logger.exception("answer batch of %d failed", len(batch))
-            for pending in batch:
-                if not pending.done.done():
-                    pending.done.set_exception(
-                        ServiceUnavailable("The answer could not be stored; retry")
-                    )
-            return
-        for pending, outcome in zip(batch, outcomes, strict=True):
-            if not pending.done.done():
-                pending.done.set_result(outcome)
-
-    async def _write(self, rows: list[repository.JournalRow]) -> list[Outcome]:
+    async def _write(self, rows: list[repository.JournalRow]) -> list[Outcome | BaseException]:
         async with self._engine.begin() as connection:
             stored = await repository.write_journal(connection, rows)
             refused = {
@@ -324,7 +291,7 @@ class AnswerJournal:
                 if (row.session_id, row.idempotency_key) not in stored
             }
             states = await repository.session_states(connection, refused) if refused else {}
-        outcomes = []
+        outcomes: list[Outcome | BaseException] = []
         for row in rows:
             body_hash = stored.get((row.session_id, row.idempotency_key))
             if body_hash is not None:

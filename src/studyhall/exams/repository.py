@@ -19,6 +19,7 @@ from typing import Any, NamedTuple, cast
 
 import msgspec
 from sqlalchemy import Table, func, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -53,6 +54,19 @@ async def exam_by_id(session: AsyncSession, exam_id: uuid.UUID) -> Exam | None:
 async def exam_questions(session: AsyncSession, exam_id: uuid.UUID) -> Sequence[ExamQuestion]:
     query = select(ExamQuestion).where(ExamQuestion.exam_id == exam_id)
     return (await session.execute(query.order_by(ExamQuestion.position))).scalars().all()
+
+
+async def exam_question_points(
+    session: AsyncSession, exam_id: uuid.UUID
+) -> list[tuple[uuid.UUID, float | None]]:
+    """A fixed list's questions and their points, in order, as plain rows: the start path
+    reads them every time and needs no ORM objects."""
+    query = (
+        select(ExamQuestion.question_id, ExamQuestion.points)
+        .where(ExamQuestion.exam_id == exam_id)
+        .order_by(ExamQuestion.position)
+    )
+    return [(question_id, points) for question_id, points in await session.execute(query)]
 
 
 async def exams_owned_by(session: AsyncSession, owner_id: uuid.UUID | None) -> Sequence[Exam]:
@@ -91,6 +105,35 @@ async def override_for(
     session: AsyncSession, exam_id: uuid.UUID, user_id: uuid.UUID
 ) -> ExamOverride | None:
     return await session.get(ExamOverride, (exam_id, user_id))
+
+
+async def overrides_among(
+    session: AsyncSession, exam_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, ExamOverride]:
+    query = select(ExamOverride).where(
+        ExamOverride.exam_id == exam_id, ExamOverride.user_id.in_(set(user_ids))
+    )
+    return {override.user_id: override for override in (await session.execute(query)).scalars()}
+
+
+async def users_with_sessions(
+    session: AsyncSession, exam_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of these users have any session of the exam, in one query."""
+    query = select(ExamSession.user_id).where(
+        ExamSession.exam_id == exam_id, ExamSession.user_id.in_(set(user_ids))
+    )
+    return set((await session.execute(query)).scalars())
+
+
+async def insert_sessions(session: AsyncSession, rows: Sequence[ExamSession]) -> set[uuid.UUID]:
+    """Insert new sessions in one statement; the ids inserted. A row whose (exam, user,
+    attempt) another start took meanwhile is skipped, not an error for the whole batch."""
+    table = cast(Table, ExamSession.__table__)
+    values = [{column.key: getattr(row, column.key) for column in table.columns} for row in rows]
+    insert = postgresql.insert if _is_postgres(session) else sqlite.insert
+    statement = insert(table).values(values).on_conflict_do_nothing().returning(table.c.id)
+    return set((await session.execute(statement)).scalars())
 
 
 async def sessions_of(

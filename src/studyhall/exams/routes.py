@@ -26,6 +26,7 @@ from studyhall.exams.schemas import (
     SessionOut,
     SubmitOut,
 )
+from studyhall.exams.starts import ExamStarts
 from studyhall.identity.dependencies import provide_actor, provide_optional_actor
 from studyhall.platform.auth import Actor
 from studyhall.platform.http import CurrentActor, DbSession, Runtime, client_ip
@@ -96,12 +97,17 @@ class ExamsController(Controller):
         """Extra time or a later close for one student (sessions started from now on)."""
         return await service.set_override(db, platform, actor, exam_id, user_id, data)
 
-    @post("/{exam_id:uuid}/sessions", status_code=HTTP_201_CREATED)
+    @post(
+        "/{exam_id:uuid}/sessions",
+        status_code=HTTP_201_CREATED,
+        dependencies={"actor": Provide(provide_actor_briefly)},
+    )
     async def start(
-        self, exam_id: FromPath[uuid.UUID], db: DbSession, platform: Runtime, actor: CurrentActor
+        self, exam_id: FromPath[uuid.UUID], request: Request[Any, Any, Any], actor: CurrentActor
     ) -> Response[SessionOut]:
         """Start an attempt (201), or get back the one still running (200)."""
-        started, created = await service.start_session(db, platform, actor, exam_id)
+        starts: ExamStarts = request.app.state.exam_starts
+        started, created = await starts.start(actor, exam_id)
         return Response(started, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
 

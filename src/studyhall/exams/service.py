@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -50,18 +49,31 @@ from studyhall.exams.schemas import (
 )
 from studyhall.identity import repository as identity_repository
 from studyhall.identity.models import User
-from studyhall.identity.service import is_cohort_member, list_cohorts, normalize_email
+from studyhall.identity.service import (
+    cohort_members_among,
+    is_cohort_member,
+    list_cohorts,
+    normalize_email,
+)
 from studyhall.leaderboards import boards as leaderboards
 from studyhall.leaderboards import standings
 from studyhall.platform.auth import Actor, ensure_owner_or_admin, require_staff
-from studyhall.platform.errors import Conflict, Forbidden, InvalidInput, NotFound
+from studyhall.platform.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    ServiceUnavailable,
+)
 from studyhall.platform.ids import new_id
+from studyhall.platform.jobs import NewJob
 from studyhall.platform.runtime import Platform
 from studyhall.questions import files
 from studyhall.questions import repository as question_repository
 from studyhall.questions.draw import DrawnQuestion, DrawRule, check_rules, draw
-from studyhall.questions.frozen import FrozenVersion, frozen_versions
-from studyhall.questions.render import Option, StudentQuestion, student_view, to_html
+from studyhall.questions.frozen import FrozenVersion, frozen_versions, frozen_view
+from studyhall.questions.render import Option, StudentQuestion, to_html
 from studyhall.questions.review import explanation_html, right_answer_html
 from studyhall.questions.scoring import score
 from studyhall.questions.service import bank_for, mark_seen
@@ -322,13 +334,7 @@ def _shown(
     frozen: FrozenVersion, item: dict[str, Any], file_urls: dict[str, str]
 ) -> StudentQuestion:
     """The question as this session shows it: options in the session's order."""
-    view = student_view(
-        frozen.question_id,
-        frozen.version,
-        float(item["points"]),
-        frozen.content,
-        file_urls=file_urls,
-    )
+    view = frozen_view(frozen, float(item["points"]), file_urls)
     order = item.get("optionOrder")
     if not order:
         return view
@@ -337,16 +343,15 @@ def _shown(
     return msgspec.structs.replace(view, choices=choices)
 
 
-async def _session_out(
-    session: AsyncSession, platform: Platform, exam_session: ExamSession
+def _session_view(
+    platform: Platform,
+    exam_session: ExamSession,
+    versions: dict[uuid.UUID, FrozenVersion],
+    urls: dict[uuid.UUID, dict[str, str]],
+    answers: Sequence[AnswerOut],
 ) -> SessionOut:
     items = exam_session.questions
-    versions = await frozen_versions(session, [uuid.UUID(item["versionId"]) for item in items])
     question_ids = [uuid.UUID(item["questionId"]) for item in items]
-    urls = await files.file_urls(session, platform, question_ids)
-    latest: dict[uuid.UUID, AnswerOut] = {}
-    for row in await repository.journal(session, exam_session.id):
-        latest[row.question_id] = AnswerOut(row.question_id, row.response, row.received_at)
     now = platform.clock.now()
     return SessionOut(
         session_id=exam_session.id,
@@ -363,8 +368,23 @@ async def _session_out(
             _shown(versions[uuid.UUID(item["versionId"])], item, urls.get(question_id, {}))
             for question_id, item in zip(question_ids, items, strict=True)
         ],
-        answers=list(latest.values()),
+        answers=list(answers),
     )
+
+
+async def _session_out(
+    session: AsyncSession, platform: Platform, exam_session: ExamSession
+) -> SessionOut:
+    """The session as its student sees it, answers so far included."""
+    items = exam_session.questions
+    versions = await frozen_versions(session, [uuid.UUID(item["versionId"]) for item in items])
+    urls = await files.file_urls(
+        session, platform, [uuid.UUID(item["questionId"]) for item in items]
+    )
+    latest: dict[uuid.UUID, AnswerOut] = {}
+    for row in await repository.journal(session, exam_session.id):
+        latest[row.question_id] = AnswerOut(row.question_id, row.response, row.received_at)
+    return _session_view(platform, exam_session, versions, urls, list(latest.values()))
 
 
 async def _owned_session(
@@ -383,46 +403,60 @@ async def _frozen_questions(
     if exam.draw_rules is not None:
         rules = [msgspec.convert(rule, DrawRule) for rule in exam.draw_rules]
         return [(drawn, None) for drawn in await draw(session, rules, seed=seed)]
-    items = await repository.exam_questions(session, exam.id)
+    items = await repository.exam_question_points(session, exam.id)
     current = await question_repository.current_version_ids(
-        session, [item.question_id for item in items]
+        session, [question_id for question_id, _ in items]
     )
     return [
-        (DrawnQuestion(item.question_id, *current[item.question_id]), item.points)
-        for item in items
-        if item.question_id in current
+        (DrawnQuestion(question_id, *current[question_id]), points)
+        for question_id, points in items
+        if question_id in current
     ]
 
 
-async def _build_questions(session: AsyncSession, exam: Exam, seed: int) -> list[dict[str, Any]]:
-    """Freeze what the session shows: versions, points, question and option order."""
-    rng = random.Random(seed)
-    chosen = await _frozen_questions(session, exam, seed)
-    if not chosen:
+Paper = tuple[list[dict[str, Any]], dict[uuid.UUID, FrozenVersion]]
+"""What one session shows (versions, points, question and option order) and the versions
+by id, for the caller to show them."""
+
+
+async def _build_papers(session: AsyncSession, exam: Exam, seeds: Sequence[int]) -> list[Paper]:
+    """Freeze what each new session shows, one per seed. A fixed list is read once for
+    all of them; draw rules draw per seed."""
+    fixed = None if exam.draw_rules is not None else await _frozen_questions(session, exam, 0)
+    chosen_per_seed = [
+        list(fixed) if fixed is not None else await _frozen_questions(session, exam, seed)
+        for seed in seeds
+    ]
+    if not all(chosen_per_seed):
         raise ExamNotOpen("The exam has no questions left")
+    rngs = [random.Random(seed) for seed in seeds]
     if exam.shuffle_questions:
-        rng.shuffle(chosen)
+        for rng, chosen in zip(rngs, chosen_per_seed, strict=True):
+            rng.shuffle(chosen)
     # Mark first, then read: an in-place edit either committed before the mark (whose row
     # lock it waits on) and is read here, or waits and then makes a new version.
-    version_ids = [drawn.version_id for drawn, _ in chosen]
+    version_ids = list({drawn.version_id for chosen in chosen_per_seed for drawn, _ in chosen})
     await mark_seen(session, version_ids)
     versions = await frozen_versions(session, version_ids)
-    items = []
-    for drawn, points in chosen:
-        frozen = versions[drawn.version_id]
-        order = list(range(len(frozen.content.choices)))
-        if exam.shuffle_options and frozen.content.kind in ("single", "multiple"):
-            rng.shuffle(order)
-        items.append(
-            {
-                "questionId": str(drawn.question_id),
-                "versionId": str(drawn.version_id),
-                "version": drawn.version,
-                "points": frozen.points if points is None else points,
-                "optionOrder": order,
-            }
-        )
-    return items
+    papers = []
+    for rng, chosen in zip(rngs, chosen_per_seed, strict=True):
+        items = []
+        for drawn, points in chosen:
+            frozen = versions[drawn.version_id]
+            order = list(range(len(frozen.content.choices)))
+            if exam.shuffle_options and frozen.content.kind in ("single", "multiple"):
+                rng.shuffle(order)
+            items.append(
+                {
+                    "questionId": str(drawn.question_id),
+                    "versionId": str(drawn.version_id),
+                    "version": drawn.version,
+                    "points": frozen.points if points is None else points,
+                    "optionOrder": order,
+                }
+            )
+        papers.append((items, versions))
+    return papers
 
 
 def _window(exam: Exam, override: ExamOverride | None, now: datetime) -> tuple[datetime, datetime]:
@@ -452,15 +486,38 @@ async def _schedule_expiry(
     )
 
 
+def _new_session(
+    exam: Exam, actor: Actor, attempt: int, window: tuple[datetime, datetime], now: datetime
+) -> ExamSession:
+    ends_at, submit_by = window
+    return ExamSession(
+        id=new_id(),
+        exam_id=exam.id,
+        user_id=actor.user_id,
+        attempt=attempt,
+        status="ACTIVE",
+        seed=secrets.randbits(62),
+        started_at=now,
+        ends_at=ends_at,
+        submit_by=submit_by,
+        paused_at=None,
+        paused_seconds=0,
+        questions=[],
+    )
+
+
+def _may_take(exam: Exam, actor: Actor, members: set[uuid.UUID]) -> bool:
+    """``members``: the exam's cohort members among those asking (when it has a cohort)."""
+    return exam.cohort_id is None or actor.is_staff or actor.user_id in members
+
+
 async def start_session(
     session: AsyncSession, platform: Platform, actor: Actor, exam_id: uuid.UUID
 ) -> tuple[SessionOut, bool]:
     """Start an attempt, or return the one still running (False: nothing new started)."""
     exam = await _exam(session, exam_id)
-    if (
-        exam.cohort_id is not None
-        and not actor.is_staff
-        and not await is_cohort_member(session, exam.cohort_id, actor.user_id)
+    if exam.cohort_id is not None and not _may_take(
+        exam, actor, await cohort_members_among(session, exam.cohort_id, [actor.user_id])
     ):
         raise NotInCohort()
     now = platform.clock.now()
@@ -472,36 +529,105 @@ async def start_session(
         await submit_expired(session, platform, running.id)
     if len(previous) >= exam.attempts_allowed:
         raise NoAttemptsLeft(f"{exam.attempts_allowed} attempt(s) allowed")
-    ends_at, submit_by = _window(
-        exam, await repository.override_for(session, exam.id, actor.user_id), now
-    )
-    seed = secrets.randbits(62)
-    exam_session = ExamSession(
-        id=new_id(),
-        exam_id=exam.id,
-        user_id=actor.user_id,
-        attempt=len(previous) + 1,
-        status="ACTIVE",
-        seed=seed,
-        started_at=now,
-        ends_at=ends_at,
-        submit_by=submit_by,
-        paused_at=None,
-        paused_seconds=0,
-        questions=await _build_questions(session, exam, seed),
-    )
-    try:
-        async with session.begin_nested():
-            await repository.add(session, exam_session)
-    except IntegrityError:
+    window = _window(exam, await repository.override_for(session, exam.id, actor.user_id), now)
+    exam_session = _new_session(exam, actor, len(previous) + 1, window, now)
+    [(exam_session.questions, versions)] = await _build_papers(session, exam, [exam_session.seed])
+    if not await repository.insert_sessions(session, [exam_session]):
         # Another request started this attempt a moment ago: answer with that one.
         for other in await repository.sessions_of(session, exam.id, actor.user_id):
             if other.attempt == exam_session.attempt:
                 return await _session_out(session, platform, other), False
-        raise
-    await _schedule_expiry(session, platform, exam_session)
-    await remember_snapshot(platform, exam_session)
-    return await _session_out(session, platform, exam_session), True
+        raise ServiceUnavailable("The exam could not be started; retry")
+    return (await _opened(session, platform, [exam_session], versions))[0], True
+
+
+async def _opened(
+    session: AsyncSession,
+    platform: Platform,
+    new_sessions: Sequence[ExamSession],
+    versions: dict[uuid.UUID, FrozenVersion],
+) -> list[SessionOut]:
+    """What follows the insert of new sessions: their expiry jobs, the save path's view of
+    them, and what their students see (nothing answered yet)."""
+    now = platform.clock.now()
+    await platform.enqueue_many(
+        session,
+        EXPIRE_JOB,
+        [
+            NewJob(
+                {"sessionId": str(started.id)},
+                dedupe_key=f"{EXPIRE_JOB}:{started.id}:{started.submit_by.timestamp()}",
+                delay_seconds=max((started.submit_by - now).total_seconds(), 0.0),
+            )
+            for started in new_sessions
+        ],
+    )
+    question_ids = list(
+        {uuid.UUID(item["questionId"]) for s in new_sessions for item in s.questions}
+    )
+    urls = await files.file_urls(session, platform, question_ids)
+    views = []
+    for started in new_sessions:
+        await remember_snapshot(platform, started, versions)
+        views.append(_session_view(platform, started, versions, urls, []))
+    return views
+
+
+StartOutcome = SessionOut | DomainError | None
+"""A new session; why this student may not start; or None: start alone (see below)."""
+
+
+async def start_many(
+    session: AsyncSession, platform: Platform, exam_id: uuid.UUID, actors: Sequence[Actor]
+) -> list[StartOutcome]:
+    """First attempts of one exam for many students, in the caller's transaction: the
+    exam, its questions, overrides and cohort are read once for all of them.
+
+    A student who has any session of the exam already (or asks twice in this batch, or
+    whose insert met a concurrent start) gets None and goes through
+    :func:`start_session`, which knows about running sessions and later attempts."""
+    outcomes: list[StartOutcome] = [None] * len(actors)
+    try:
+        exam = await _exam(session, exam_id)
+    except DomainError as refused:
+        return [refused] * len(actors)
+    now = platform.clock.now()
+    user_ids = [actor.user_id for actor in actors]
+    tried = await repository.users_with_sessions(session, exam.id, user_ids)
+    members = (
+        set()
+        if exam.cohort_id is None
+        else await cohort_members_among(session, exam.cohort_id, user_ids)
+    )
+    overrides = await repository.overrides_among(session, exam.id, user_ids)
+    new: dict[int, ExamSession] = {}
+    for index, actor in enumerate(actors):
+        if actor.user_id in tried:
+            continue
+        tried.add(actor.user_id)
+        if not _may_take(exam, actor, members):
+            outcomes[index] = NotInCohort()
+            continue
+        try:
+            window = _window(exam, overrides.get(actor.user_id), now)
+        except DomainError as refused:
+            outcomes[index] = refused
+            continue
+        new[index] = _new_session(exam, actor, 1, window, now)
+    if not new:
+        return outcomes
+    try:
+        papers = await _build_papers(session, exam, [s.seed for s in new.values()])
+    except DomainError as refused:
+        return [refused if index in new else outcome for index, outcome in enumerate(outcomes)]
+    for started, (items, _) in zip(new.values(), papers, strict=True):
+        started.questions = items
+    inserted = await repository.insert_sessions(session, list(new.values()))
+    new = {index: started for index, started in new.items() if started.id in inserted}
+    views = await _opened(session, platform, list(new.values()), papers[0][1])
+    for index, view in zip(new, views, strict=True):
+        outcomes[index] = view
+    return outcomes
 
 
 async def session_view(

@@ -147,6 +147,16 @@ async def is_cohort_member(session: AsyncSession, cohort_id: uuid.UUID, user_id:
     return (await session.execute(query)).first() is not None
 
 
+async def cohort_members_among(
+    session: AsyncSession, cohort_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of these users belong to the cohort, in one query."""
+    query = select(CohortMember.user_id).where(
+        CohortMember.cohort_id == cohort_id, CohortMember.user_id.in_(set(user_ids))
+    )
+    return set((await session.execute(query)).scalars())
+
+
 async def add_cohort_member(session: AsyncSession, member: CohortMember) -> bool:
     """Add a member; False when already there (adding twice is harmless)."""
     try:

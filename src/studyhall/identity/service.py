@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from functools import cache
 
@@ -383,6 +384,13 @@ async def remove_cohort_member(
 async def is_cohort_member(session: AsyncSession, cohort_id: uuid.UUID, user_id: uuid.UUID) -> bool:
     """Leaderboards and exam gates ask this."""
     return await repository.is_cohort_member(session, cohort_id, user_id)
+
+
+async def cohort_members_among(
+    session: AsyncSession, cohort_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """A burst of exam starts asks this once for all its students."""
+    return await repository.cohort_members_among(session, cohort_id, user_ids)
 
 
 async def notifications(

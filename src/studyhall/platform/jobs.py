@@ -37,7 +37,7 @@ import contextlib
 import logging
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from sqlalchemy import and_, event, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.sql.elements import ColumnElement
 
 from studyhall.platform.clock import Clock
@@ -121,6 +122,67 @@ def retry_delay(attempt: int) -> float:
     return min(2.0**attempt, MAX_RETRY_DELAY_SECONDS)
 
 
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    payload: dict[str, Any]
+    dedupe_key: str | None = None
+    delay_seconds: float = 0
+
+
+def _insert_jobs(
+    session: AsyncSession, clock: Clock, kind: str, jobs: Sequence[NewJob], max_attempts: int | None
+) -> ReturningInsert[uuid.UUID]:
+    """One INSERT of ``jobs``; a job whose ``dedupe_key`` is taken (by a job in any state)
+    is skipped. It returns the ids inserted."""
+    attempts_allowed = DEFAULT_MAX_ATTEMPTS if max_attempts is None else max_attempts
+    if attempts_allowed < 1:
+        raise ValueError("max_attempts must be at least 1")
+    now = clock.now()
+    insert: Callable[[type[Job]], postgresql.Insert | sqlite.Insert] = (
+        postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    )
+    rows = [
+        {
+            "id": new_id(),
+            "kind": kind,
+            "payload": job.payload,
+            "dedupe_key": job.dedupe_key,
+            "state": "queued",
+            "attempts": 0,
+            "max_attempts": attempts_allowed,
+            "run_at": now + timedelta(seconds=job.delay_seconds),
+            "created_at": now,
+        }
+        for job in jobs
+    ]
+    return (
+        insert(Job)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=[Job.dedupe_key])
+        .returning(Job.id)
+    )
+
+
+async def enqueue_many(
+    session: AsyncSession,
+    clock: Clock,
+    kind: str,
+    jobs: Sequence[NewJob],
+    *,
+    max_attempts: int | None = None,
+    wakeups: PubSub | None = None,
+) -> int:
+    """:func:`enqueue` for many jobs of one kind in one statement; how many were new."""
+    if not jobs:
+        return 0
+    inserted = len(
+        (await session.execute(_insert_jobs(session, clock, kind, jobs, max_attempts))).all()
+    )
+    if inserted and wakeups is not None and any(job.delay_seconds <= 0 for job in jobs):
+        _wake_after_commit(session, wakeups)
+    return inserted
+
+
 async def enqueue(
     session: AsyncSession,
     clock: Clock,
@@ -138,28 +200,8 @@ async def enqueue(
     no-op returning None. With ``wakeups``, idle workers hear about the job on
     commit instead of at their next poll.
     """
-    attempts_allowed = DEFAULT_MAX_ATTEMPTS if max_attempts is None else max_attempts
-    if attempts_allowed < 1:
-        raise ValueError("max_attempts must be at least 1")
-    now = clock.now()
-    insert: Callable[[type[Job]], postgresql.Insert | sqlite.Insert] = (
-        postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    )
-    statement = (
-        insert(Job)
-        .values(
-            id=new_id(),
-            kind=kind,
-            payload=payload,
-            dedupe_key=dedupe_key,
-            state="queued",
-            attempts=0,
-            max_attempts=attempts_allowed,
-            run_at=now + timedelta(seconds=delay_seconds),
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=[Job.dedupe_key])
-        .returning(Job.id)
+    statement = _insert_jobs(
+        session, clock, kind, [NewJob(payload, dedupe_key, delay_seconds)], max_attempts
     )
     job_id = (await session.execute(statement)).scalar_one_or_none()
     if job_id is not None and wakeups is not None and delay_seconds <= 0:

@@ -7,6 +7,7 @@ shares them (scaled). Services receive the pieces they need from here.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +76,19 @@ class Platform:
             payload,
             dedupe_key=dedupe_key,
             delay_seconds=delay_seconds,
+            max_attempts=self.settings.job_max_attempts,
+            wakeups=self.pubsub,
+        )
+
+    async def enqueue_many(
+        self, session: AsyncSession, kind: str, new_jobs: Sequence[jobs.NewJob]
+    ) -> int:
+        """:meth:`enqueue` for many jobs of one kind, in one statement."""
+        return await jobs.enqueue_many(
+            session,
+            self.clock,
+            kind,
+            new_jobs,
             max_attempts=self.settings.job_max_attempts,
             wakeups=self.pubsub,
         )

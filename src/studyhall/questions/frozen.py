@@ -21,9 +21,11 @@ from sqlalchemy.orm import Session
 
 from studyhall.questions import repository
 from studyhall.questions.content import QuestionContent
+from studyhall.questions.render import StudentQuestion, student_view
 from studyhall.questions.service import decode_content, seen_uncommitted
 
 CACHE_SIZE = 20_000
+VIEW_CACHE_SIZE = 20_000
 _UNCOMMITTED = "questions.frozen.uncommitted"
 
 
@@ -85,3 +87,29 @@ async def frozen_versions(
         if row.id in uncommitted:
             _forget_on_rollback(session, version.id)
     return found
+
+
+_views: OrderedDict[
+    tuple[uuid.UUID, float, frozenset[tuple[str, str]]], tuple[FrozenVersion, StudentQuestion]
+] = OrderedDict()
+
+
+def frozen_view(
+    frozen: FrozenVersion, points: float, file_urls: dict[str, str]
+) -> StudentQuestion:
+    """The student's view of a version, rendered once per version, points and file links
+    (links change hourly): every session showing the version shows the same HTML. A view
+    is reused only for the very object the cache of seen versions holds, so a version
+    dropped from that cache (a rollback) and edited in place is rendered afresh."""
+    key = (frozen.id, points, frozenset(file_urls.items()))
+    cached = _views.get(key)
+    if cached is not None and cached[0] is frozen:
+        return cached[1]
+    view = student_view(
+        frozen.question_id, frozen.version, points, frozen.content, file_urls=file_urls
+    )
+    if _cache.get(frozen.id) is frozen:
+        _views[key] = (frozen, view)
+        while len(_views) > VIEW_CACHE_SIZE:
+            _views.popitem(last=False)
+    return view
