@@ -25,8 +25,8 @@ from studyhall.content import routes as content_routes
 from studyhall.exams import routes as exam_routes
 from studyhall.exams import tasks as exam_tasks
 from studyhall.exams.answers import AnswerJournal
+from studyhall.exams.batched import ExamSessions
 from studyhall.exams.integrity import SignalBuffer
-from studyhall.exams.starts import ExamStarts
 from studyhall.identity import routes as identity_routes
 from studyhall.identity import tasks as identity_tasks
 from studyhall.identity.dependencies import provide_actor, provide_optional_actor
@@ -87,7 +87,7 @@ def create_litestar(settings: Settings, *, clock: Clock | None = None) -> Litest
         await idempotency.schedule_pruning(platform.sessions, platform.clock)
         app.state.answer_journal = journal = AnswerJournal(platform.engine)
         app.state.signal_buffer = signals = SignalBuffer(platform.engine)
-        app.state.exam_starts = starts = ExamStarts(platform)
+        app.state.exam_sessions = exam_sessions = ExamSessions(platform)
         stop = asyncio.Event()
         worker_task = None
         if settings.worker_in_app:
@@ -98,7 +98,7 @@ def create_litestar(settings: Settings, *, clock: Clock | None = None) -> Litest
             stop.set()
             if worker_task is not None:
                 await worker_task
-            await starts.close()
+            await exam_sessions.close()
             await journal.close()
             await signals.close()
             await platform.close()

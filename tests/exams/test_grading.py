@@ -4,6 +4,7 @@ rubrics, the audit trail, finality (status, score, standings) and racing graders
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,15 +132,16 @@ async def _result(client: httpx.AsyncClient, student: Person, sid: str) -> dict[
 
 @pytest.fixture
 def finals(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, float]]:
-    """Each call of ``service.result_final`` (where standings learn of a final result)."""
+    """Each result ``service.results_final`` hears of (where standings learn of final
+    results)."""
     calls: list[tuple[str, float]] = []
-    original = service.result_final
+    original = service.results_final
 
-    async def recording(session: Any, platform: Platform, result: ExamResult) -> None:
-        calls.append((str(result.session_id), result.score))
-        await original(session, platform, result)
+    async def recording(session: Any, platform: Platform, results: Sequence[ExamResult]) -> None:
+        calls.extend((str(result.session_id), result.score) for result in results)
+        await original(session, platform, results)
 
-    monkeypatch.setattr(service, "result_final", recording)
+    monkeypatch.setattr(service, "results_final", recording)
     return calls
 
 

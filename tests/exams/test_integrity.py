@@ -39,11 +39,6 @@ Flush = Callable[[], Awaitable[None]]
 
 
 @pytest.fixture
-async def teacher(platform: Platform) -> Person:
-    return await make_person(platform, Role.TEACHER)
-
-
-@pytest.fixture
 async def student(platform: Platform) -> Person:
     return await make_person(platform, Role.STUDENT, name="Crafty Carl")
 

@@ -21,11 +21,6 @@ from tests.helpers import Person, make_person
 
 
 @pytest.fixture
-async def teacher(platform: Platform) -> Person:
-    return await make_person(platform, Role.TEACHER)
-
-
-@pytest.fixture
 async def student(platform: Platform) -> Person:
     return await make_person(platform, Role.STUDENT)
 

@@ -33,11 +33,6 @@ OBJECTIVE = ("Capital", "Metals", "Sky", "Pi")
 
 
 @pytest.fixture
-async def teacher(platform: Platform) -> Person:
-    return await make_person(platform, Role.TEACHER)
-
-
-@pytest.fixture
 async def student(platform: Platform) -> Person:
     return await make_person(platform, Role.STUDENT)
 

@@ -12,11 +12,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import event, select
 
 from studyhall.exams.service import EXPIRE_JOB
-from studyhall.platform.auth import Role
 from studyhall.platform.models import Job
 from studyhall.platform.runtime import Platform
 from studyhall.questions.frozen import frozen_versions
@@ -26,11 +24,6 @@ from tests.helpers import Person, make_person
 
 QUESTIONS = 60
 STUDENTS = 50
-
-
-@pytest.fixture
-async def teacher(platform: Platform) -> Person:
-    return await make_person(platform, Role.TEACHER)
 
 
 async def _question_ids(client: httpx.AsyncClient, teacher: Person) -> list[str]:

@@ -2,7 +2,7 @@
 both deployments, and both equal what the attempt policies say they should be.
 
 The submits go through the service layer, as a submit (or a grader) does: a result row
-and ``result_final`` in one transaction. They run eight at a time, so results of the same
+and ``results_final`` in one transaction. They run eight at a time, so results of the same
 student race each other; one in ten first waits for a grade. The boards are built before
 the first submit, so the live ones were kept by updates alone.
 """
@@ -90,7 +90,7 @@ async def _submit(platform: Platform, attempt: Attempt) -> None:
         session.add(result)
         await session.flush()
         if attempt.final:
-            await exam_service.result_final(session, platform, result)
+            await exam_service.results_final(session, platform, [result])
 
 
 async def _grade(platform: Platform, attempt: Attempt) -> None:
@@ -98,7 +98,7 @@ async def _grade(platform: Platform, attempt: Attempt) -> None:
         result = await session.get(ExamResult, attempt.session_id)
         assert result is not None
         result.pending_grades = 0
-        await exam_service.result_final(session, platform, result)
+        await exam_service.results_final(session, platform, [result])
     attempt.final = True
 
 

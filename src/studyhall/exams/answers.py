@@ -188,14 +188,11 @@ async def _share(platform: Platform, exam_session: ExamSession) -> None:
 
 
 async def remember_snapshot(
-    platform: Platform, exam_session: ExamSession, versions: Mapping[uuid.UUID, FrozenVersion]
+    platform: Platform, exam_session: ExamSession, shown: list[FrozenVersion]
 ) -> None:
-    """A session just started here (``versions``: its question versions by id): the saves
+    """A session just started here (``shown``: the versions of its questions): the saves
     to come need no database read. Should the start roll back, nobody knows the id."""
-    questions = {
-        uuid.UUID(item["questionId"]): versions[uuid.UUID(item["versionId"])]
-        for item in exam_session.questions
-    }
+    questions = {frozen.question_id: frozen for frozen in shown}
     known = KnownSession(
         exam_session.user_id, exam_session.status, exam_session.ends_at.timestamp(), questions
     )

@@ -5,7 +5,7 @@ Only the exam's owner (or an admin) grades it; anyone else is told the exam does
 exist. Each grade locks the attempt's result row first (``grading_repository``), so two
 graders of one attempt, or of one essay, are applied one after the other and neither is
 lost. The grade, its audit row, the recomputed result, the session's move to SCORED and
-``service.result_final`` (where standings learn about it) share one transaction: a
+``service.results_final`` (where standings learn about it) share one transaction: a
 result is final exactly when its last essay's grade is committed, and a later regrade
 updates the score and tells the standings again.
 """
@@ -437,7 +437,7 @@ async def grade_essay(
     if final and not was_final:
         await exam_repository.set_status(session, exam_session.id, "SCORED")
     if final:
-        await service.result_final(session, platform, result)
+        await service.results_final(session, platform, [result])
     return GradedOut(
         session_id=exam_session.id,
         question_id=question_id,

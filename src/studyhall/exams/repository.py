@@ -132,8 +132,10 @@ async def insert_sessions(session: AsyncSession, rows: Sequence[ExamSession]) ->
     table = cast(Table, ExamSession.__table__)
     values = [{column.key: getattr(row, column.key) for column in table.columns} for row in rows]
     insert = postgresql.insert if _is_postgres(session) else sqlite.insert
-    statement = insert(table).values(values).on_conflict_do_nothing().returning(table.c.id)
-    return set((await session.execute(statement)).scalars())
+    # One cached statement run with many parameter sets (SQLAlchemy batches them into
+    # multi-row INSERTs), rather than a new statement to compile for each batch size.
+    statement = insert(table).on_conflict_do_nothing().returning(table.c.id)
+    return set((await session.execute(statement, values)).scalars())
 
 
 async def sessions_of(
@@ -160,17 +162,23 @@ async def journal(session: AsyncSession, session_id: uuid.UUID) -> Sequence[Sess
     return (await session.execute(query.order_by(SessionAnswer.id))).scalars().all()
 
 
-async def latest_answers(session: AsyncSession, session_id: uuid.UUID) -> dict[uuid.UUID, Any]:
-    """Each answered question's current response: its last acknowledged save."""
+async def latest_answers_of(
+    session: AsyncSession, session_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, dict[uuid.UUID, Any]]:
+    """Each answered question's current response (its last acknowledged save), of many
+    sessions in one query, by session."""
     last = (
         select(func.max(SessionAnswer.id))
-        .where(SessionAnswer.session_id == session_id)
-        .group_by(SessionAnswer.question_id)
+        .where(SessionAnswer.session_id.in_(set(session_ids)))
+        .group_by(SessionAnswer.session_id, SessionAnswer.question_id)
     )
-    query = select(SessionAnswer.question_id, SessionAnswer.response).where(
-        SessionAnswer.id.in_(last)
-    )
-    return dict((await session.execute(query)).all())
+    query = select(
+        SessionAnswer.session_id, SessionAnswer.question_id, SessionAnswer.response
+    ).where(SessionAnswer.id.in_(last))
+    found: dict[uuid.UUID, dict[uuid.UUID, Any]] = {session_id: {} for session_id in session_ids}
+    for session_id, question_id, response in await session.execute(query):
+        found[session_id][question_id] = response
+    return found
 
 
 class JournalRow(NamedTuple):
@@ -359,6 +367,27 @@ async def close_session(
     return (await session.execute(statement)).scalar_one_or_none() is not None
 
 
+async def close_sessions(
+    session: AsyncSession, session_ids: Sequence[uuid.UUID], *, status: str, now: datetime, by: str
+) -> set[uuid.UUID]:
+    """:func:`close_session` for many sessions in one statement: the ids this call closed."""
+    statement = (
+        update(ExamSession)
+        .where(ExamSession.id.in_(set(session_ids)), ExamSession.status.in_(OPEN_STATUSES))
+        .values(status=status, submitted_at=now, submitted_by=by)
+        .returning(ExamSession.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set((await session.execute(statement)).scalars())
+
+
+async def sessions_by_ids(
+    session: AsyncSession, session_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, ExamSession]:
+    query = select(ExamSession).where(ExamSession.id.in_(set(session_ids)))
+    return {row.id: row for row in (await session.execute(query)).scalars()}
+
+
 async def set_status(session: AsyncSession, session_id: uuid.UUID, status: str) -> None:
     await session.execute(
         update(ExamSession)
@@ -368,13 +397,12 @@ async def set_status(session: AsyncSession, session_id: uuid.UUID, status: str) 
     )
 
 
-async def insert_result(session: AsyncSession, result: ExamResult) -> None:
-    """Store a session's result with one INSERT, past the unit of work (the submit path):
-    ``result`` stays a plain object; its primary key refuses a second one."""
+async def insert_results(session: AsyncSession, results: Sequence[ExamResult]) -> None:
+    """Store sessions' results with one cached INSERT, past the unit of work (the submit
+    path): each ``result`` stays a plain object; the primary key refuses a second one."""
     table = cast(Table, ExamResult.__table__)
-    await session.execute(
-        table.insert().values({column.key: getattr(result, column.key) for column in table.c})
-    )
+    values = [{column.key: getattr(result, column.key) for column in table.c} for result in results]
+    await session.execute(table.insert(), values)
 
 
 async def result_for(session: AsyncSession, session_id: uuid.UUID) -> ExamResult | None:

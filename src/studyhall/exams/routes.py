@@ -12,6 +12,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPT
 
 from studyhall.exams import service
 from studyhall.exams.answers import AnswerJournal, SaveRequest, save_answer
+from studyhall.exams.batched import ExamSessions
 from studyhall.exams.grading_routes import GradingController
 from studyhall.exams.integrity_routes import IntegrityController
 from studyhall.exams.schemas import (
@@ -26,7 +27,6 @@ from studyhall.exams.schemas import (
     SessionOut,
     SubmitOut,
 )
-from studyhall.exams.starts import ExamStarts
 from studyhall.identity.dependencies import provide_actor, provide_optional_actor
 from studyhall.platform.auth import Actor
 from studyhall.platform.http import CurrentActor, DbSession, Runtime, client_ip
@@ -106,8 +106,8 @@ class ExamsController(Controller):
         self, exam_id: FromPath[uuid.UUID], request: Request[Any, Any, Any], actor: CurrentActor
     ) -> Response[SessionOut]:
         """Start an attempt (201), or get back the one still running (200)."""
-        starts: ExamStarts = request.app.state.exam_starts
-        started, created = await starts.start(actor, exam_id)
+        sessions: ExamSessions = request.app.state.exam_sessions
+        started, created = await sessions.start(actor, exam_id)
         return Response(started, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
 
@@ -168,19 +168,17 @@ class SessionsController(Controller):
     ) -> SessionOut:
         return await service.resume(db, platform, actor, session_id)
 
-    @post("/{session_id:uuid}/submit", status_code=HTTP_200_OK)
+    @post(
+        "/{session_id:uuid}/submit",
+        status_code=HTTP_200_OK,
+        dependencies={"actor": Provide(provide_actor_briefly)},
+    )
     async def submit(
-        self,
-        session_id: FromPath[uuid.UUID],
-        request: Request[Any, Any, Any],
-        db: DbSession,
-        platform: Runtime,
-        actor: CurrentActor,
+        self, session_id: FromPath[uuid.UUID], request: Request[Any, Any, Any], actor: CurrentActor
     ) -> Response[SubmitOut]:
         """Needs an ``Idempotency-Key``. 200 with the score, or 202 while essays wait."""
-        submitted = await service.submit(
-            db, platform, actor, session_id, request.headers.get("idempotency-key")
-        )
+        sessions: ExamSessions = request.app.state.exam_sessions
+        submitted = await sessions.submit(actor, session_id, request.headers.get("idempotency-key"))
         status = HTTP_202_ACCEPTED if submitted.status == "SCORING" else HTTP_200_OK
         return Response(submitted, status_code=status)
 

@@ -28,7 +28,6 @@ from studyhall.exams import repository
 from studyhall.exams.answers import (
     TimeExpired,
     forget_snapshot,
-    idempotency_key,
     remember_snapshot,
 )
 from studyhall.exams.models import Exam, ExamOverride, ExamQuestion, ExamResult, ExamSession
@@ -346,12 +345,12 @@ def _shown(
 def _session_view(
     platform: Platform,
     exam_session: ExamSession,
-    versions: dict[uuid.UUID, FrozenVersion],
+    shown: list[FrozenVersion],
     urls: dict[uuid.UUID, dict[str, str]],
     answers: Sequence[AnswerOut],
 ) -> SessionOut:
-    items = exam_session.questions
-    question_ids = [uuid.UUID(item["questionId"]) for item in items]
+    """``shown``: the version of each of the session's questions, in its order."""
+    question_ids = [frozen.question_id for frozen in shown]
     now = platform.clock.now()
     return SessionOut(
         session_id=exam_session.id,
@@ -365,8 +364,8 @@ def _session_view(
         server_time=now,
         question_order=question_ids,
         questions=[
-            _shown(versions[uuid.UUID(item["versionId"])], item, urls.get(question_id, {}))
-            for question_id, item in zip(question_ids, items, strict=True)
+            _shown(frozen, item, urls.get(frozen.question_id, {}))
+            for frozen, item in zip(shown, exam_session.questions, strict=True)
         ],
         answers=list(answers),
     )
@@ -376,15 +375,14 @@ async def _session_out(
     session: AsyncSession, platform: Platform, exam_session: ExamSession
 ) -> SessionOut:
     """The session as its student sees it, answers so far included."""
-    items = exam_session.questions
-    versions = await frozen_versions(session, [uuid.UUID(item["versionId"]) for item in items])
-    urls = await files.file_urls(
-        session, platform, [uuid.UUID(item["questionId"]) for item in items]
-    )
+    version_ids = [uuid.UUID(item["versionId"]) for item in exam_session.questions]
+    versions = await frozen_versions(session, version_ids)
+    shown = [versions[version_id] for version_id in version_ids]
+    urls = await files.file_urls(session, platform, [frozen.question_id for frozen in shown])
     latest: dict[uuid.UUID, AnswerOut] = {}
     for row in await repository.journal(session, exam_session.id):
         latest[row.question_id] = AnswerOut(row.question_id, row.response, row.received_at)
-    return _session_view(platform, exam_session, versions, urls, list(latest.values()))
+    return _session_view(platform, exam_session, shown, urls, list(latest.values()))
 
 
 async def _owned_session(
@@ -414,9 +412,9 @@ async def _frozen_questions(
     ]
 
 
-Paper = tuple[list[dict[str, Any]], dict[uuid.UUID, FrozenVersion]]
-"""What one session shows (versions, points, question and option order) and the versions
-by id, for the caller to show them."""
+Paper = tuple[list[dict[str, Any]], list[FrozenVersion]]
+"""What one session shows (versions, points, question and option order), and the version
+of each of its questions in that order, for the caller to show them."""
 
 
 async def _build_papers(session: AsyncSession, exam: Exam, seeds: Sequence[int]) -> list[Paper]:
@@ -441,6 +439,7 @@ async def _build_papers(session: AsyncSession, exam: Exam, seeds: Sequence[int])
     papers = []
     for rng, chosen in zip(rngs, chosen_per_seed, strict=True):
         items = []
+        shown = []
         for drawn, points in chosen:
             frozen = versions[drawn.version_id]
             order = list(range(len(frozen.content.choices)))
@@ -455,7 +454,8 @@ async def _build_papers(session: AsyncSession, exam: Exam, seeds: Sequence[int])
                     "optionOrder": order,
                 }
             )
-        papers.append((items, versions))
+            shown.append(frozen)
+        papers.append((items, shown))
     return papers
 
 
@@ -531,24 +531,24 @@ async def start_session(
         raise NoAttemptsLeft(f"{exam.attempts_allowed} attempt(s) allowed")
     window = _window(exam, await repository.override_for(session, exam.id, actor.user_id), now)
     exam_session = _new_session(exam, actor, len(previous) + 1, window, now)
-    [(exam_session.questions, versions)] = await _build_papers(session, exam, [exam_session.seed])
+    [(exam_session.questions, shown)] = await _build_papers(session, exam, [exam_session.seed])
     if not await repository.insert_sessions(session, [exam_session]):
         # Another request started this attempt a moment ago: answer with that one.
         for other in await repository.sessions_of(session, exam.id, actor.user_id):
             if other.attempt == exam_session.attempt:
                 return await _session_out(session, platform, other), False
         raise ServiceUnavailable("The exam could not be started; retry")
-    return (await _opened(session, platform, [exam_session], versions))[0], True
+    return (await _opened(session, platform, [(exam_session, shown)]))[0], True
 
 
 async def _opened(
     session: AsyncSession,
     platform: Platform,
-    new_sessions: Sequence[ExamSession],
-    versions: dict[uuid.UUID, FrozenVersion],
+    new_sessions: Sequence[tuple[ExamSession, list[FrozenVersion]]],
 ) -> list[SessionOut]:
-    """What follows the insert of new sessions: their expiry jobs, the save path's view of
-    them, and what their students see (nothing answered yet)."""
+    """What follows the insert of new sessions (each with the versions it shows): their
+    expiry jobs, the save path's view of them, and what their students see (nothing
+    answered yet)."""
     now = platform.clock.now()
     await platform.enqueue_many(
         session,
@@ -559,17 +559,15 @@ async def _opened(
                 dedupe_key=f"{EXPIRE_JOB}:{started.id}:{started.submit_by.timestamp()}",
                 delay_seconds=max((started.submit_by - now).total_seconds(), 0.0),
             )
-            for started in new_sessions
+            for started, _ in new_sessions
         ],
     )
-    question_ids = list(
-        {uuid.UUID(item["questionId"]) for s in new_sessions for item in s.questions}
-    )
+    question_ids = list({frozen.question_id for _, shown in new_sessions for frozen in shown})
     urls = await files.file_urls(session, platform, question_ids)
     views = []
-    for started in new_sessions:
-        await remember_snapshot(platform, started, versions)
-        views.append(_session_view(platform, started, versions, urls, []))
+    for started, shown in new_sessions:
+        await remember_snapshot(platform, started, shown)
+        views.append(_session_view(platform, started, shown, urls, []))
     return views
 
 
@@ -620,12 +618,14 @@ async def start_many(
         papers = await _build_papers(session, exam, [s.seed for s in new.values()])
     except DomainError as refused:
         return [refused if index in new else outcome for index, outcome in enumerate(outcomes)]
-    for started, (items, _) in zip(new.values(), papers, strict=True):
+    shown_by_index = {}
+    for (index, started), (items, shown) in zip(new.items(), papers, strict=True):
         started.questions = items
+        shown_by_index[index] = shown
     inserted = await repository.insert_sessions(session, list(new.values()))
-    new = {index: started for index, started in new.items() if started.id in inserted}
-    views = await _opened(session, platform, list(new.values()), papers[0][1])
-    for index, view in zip(new, views, strict=True):
+    opened = [index for index, started in new.items() if started.id in inserted]
+    views = await _opened(session, platform, [(new[i], shown_by_index[i]) for i in opened])
+    for index, view in zip(opened, views, strict=True):
         outcomes[index] = view
     return outcomes
 
@@ -792,15 +792,14 @@ def _percentage(result: ExamResult) -> float:
     return round(100 * result.score / result.max_score, 2) if result.max_score else 0.0
 
 
-async def _score(
-    session: AsyncSession,
+def _score(
     exam_session: ExamSession,
     versions: list[FrozenVersion],
+    latest: dict[uuid.UUID, Any],
     now: datetime,
 ) -> ExamResult:
     """Score the latest answer to each question (``versions``: theirs, in the session's
-    order); essays wait for a person."""
-    latest = await repository.latest_answers(session, exam_session.id)
+    order; ``latest``: the responses by question); essays wait for a person."""
     breakdown = []
     total = 0.0
     maximum = 0.0
@@ -856,6 +855,46 @@ async def _session_versions(
     return [versions[version_id] for version_id in ids]
 
 
+def _scored_by_rule(versions: list[FrozenVersion]) -> bool:
+    """Nothing a person must grade: the submit is final at once, in the closing UPDATE."""
+    return all(
+        score(frozen.content, None) is not None or frozen.content.kind == "description"
+        for frozen in versions
+    )
+
+
+def _closed(exam_session: ExamSession, status: str, now: datetime, by: str) -> None:
+    """What the closing UPDATE wrote, without reading the row back (the rest of it cannot
+    change any more) and without marking the object dirty (no second UPDATE at flush)."""
+    for name, value in (("status", status), ("submitted_at", now), ("submitted_by", by)):
+        set_committed_value(exam_session, name, value)
+
+
+async def _score_closed(
+    session: AsyncSession,
+    platform: Platform,
+    closed: Sequence[tuple[ExamSession, list[FrozenVersion]]],
+    now: datetime,
+) -> list[ExamResult]:
+    """Score sessions this transaction closed (each with its versions, in its order):
+    one read of their answers, one INSERT of their results; final ones stand at once."""
+    if not closed:
+        return []
+    answers = await repository.latest_answers_of(session, [s.id for s, _ in closed])
+    results = [_score(s, versions, answers[s.id], now) for s, versions in closed]
+    await repository.insert_results(session, results)
+    final = []
+    for (exam_session, _), result in zip(closed, results, strict=True):
+        if result.pending_grades == 0:
+            if exam_session.status != "SCORED":
+                await repository.set_status(session, exam_session.id, "SCORED")
+                set_committed_value(exam_session, "status", "SCORED")
+            final.append(result)
+        await forget_snapshot(platform, exam_session.id)
+    await results_final(session, platform, final)
+    return results
+
+
 async def _close_and_score(
     session: AsyncSession, platform: Platform, exam_session: ExamSession, *, by: str
 ) -> tuple[bool, ExamResult | None]:
@@ -866,48 +905,32 @@ async def _close_and_score(
         by == "timeout" and (await _exam(session, exam_session.exam_id)).on_expiry == "discard"
     )
     versions = [] if discard else await _session_versions(session, exam_session)
-    # Nothing a person must grade: the submit is final at once, in the closing UPDATE.
-    by_rule = all(
-        score(frozen.content, None) is not None or frozen.content.kind == "description"
-        for frozen in versions
-    )
-    status = "DISCARDED" if discard else "SCORED" if by_rule else "SCORING"
+    status = "DISCARDED" if discard else "SCORED" if _scored_by_rule(versions) else "SCORING"
     if not await repository.close_session(session, exam_session.id, status=status, now=now, by=by):
         return False, None
-    # What the UPDATE wrote, without reading the row back (the rest of it cannot change
-    # any more) and without marking the object dirty (no second UPDATE at flush).
-    for name, value in (("status", status), ("submitted_at", now), ("submitted_by", by)):
-        set_committed_value(exam_session, name, value)
-    result = None
-    if not discard:
-        result = await _score(session, exam_session, versions, now)
-        await repository.insert_result(session, result)
-        if result.pending_grades == 0:
-            if status != "SCORED":
-                await repository.set_status(session, exam_session.id, "SCORED")
-                set_committed_value(exam_session, "status", "SCORED")
-            await result_final(session, platform, result)
-    await forget_snapshot(platform, exam_session.id)
+    _closed(exam_session, status, now, by)
+    if discard:
+        await forget_snapshot(platform, exam_session.id)
+        return True, None
+    [result] = await _score_closed(session, platform, [(exam_session, versions)], now)
     return True, result
 
 
-async def result_final(session: AsyncSession, platform: Platform, result: ExamResult) -> None:
-    """A result just became final (scored at submit, or its last essay graded), inside the
-    transaction that made it so: the place where standings learn about it."""
-    await standings.record(session, platform, result)
+async def results_final(
+    session: AsyncSession, platform: Platform, results: Sequence[ExamResult]
+) -> None:
+    """Results just became final (scored at submit, or their last essay graded), inside
+    the transaction that made them so: the place where standings learn about them."""
+    await standings.record(session, platform, results)
 
 
 async def submit(
-    session: AsyncSession,
-    platform: Platform,
-    actor: Actor,
-    session_id: uuid.UUID,
-    idempotency_key_header: str | None,
+    session: AsyncSession, platform: Platform, actor: Actor, session_id: uuid.UUID
 ) -> SubmitOut:
     """The student's submit; after the deadline it counts as the timeout submit it is.
 
-    Every submit of a session, whatever its key, answers with the one stored result."""
-    idempotency_key(idempotency_key_header)
+    Every submit of a session, whatever its ``Idempotency-Key`` (the caller checks there
+    is one), answers with the one stored result."""
     exam_session = await _owned_session(session, actor, session_id)
     late = platform.clock.now() > exam_session.submit_by
     won, result = await _close_and_score(
@@ -920,6 +943,62 @@ async def submit(
     if exam_session.status == "DISCARDED":
         raise TimeExpired("The time ran out before the exam was submitted")
     return _submit_out(exam_session, result)
+
+
+SubmitOutcome = SubmitOut | DomainError | None
+"""A result; why this submit is refused; or None: submit alone (see below)."""
+
+
+async def submit_many(
+    session: AsyncSession, platform: Platform, requests: Sequence[tuple[Actor, uuid.UUID]]
+) -> list[SubmitOutcome]:
+    """Students' submits in the caller's transaction: one read of the sessions, one
+    closing UPDATE per outcome status, one read of their answers, one INSERT of results.
+
+    The plain case only: a session submitted twice in the batch, one already closed, or
+    a submit past the deadline gets None and goes through :func:`submit`, which answers
+    with the stored result or applies the expiry rule."""
+    outcomes: list[SubmitOutcome] = [None] * len(requests)
+    now = platform.clock.now()
+    found = await repository.sessions_by_ids(session, [session_id for _, session_id in requests])
+    chosen: dict[int, ExamSession] = {}
+    taken: set[uuid.UUID] = set()
+    for index, (actor, session_id) in enumerate(requests):
+        exam_session = found.get(session_id)
+        if exam_session is None or exam_session.user_id != actor.user_id:
+            outcomes[index] = NotFound("No such session")
+        elif (
+            session_id not in taken
+            and exam_session.status in repository.OPEN_STATUSES
+            and now <= exam_session.submit_by
+        ):
+            taken.add(session_id)
+            chosen[index] = exam_session
+    if not chosen:
+        return outcomes
+    version_ids = {uuid.UUID(i["versionId"]) for s in chosen.values() for i in s.questions}
+    versions = await frozen_versions(session, list(version_ids))
+    shown = {
+        index: [versions[uuid.UUID(item["versionId"])] for item in exam_session.questions]
+        for index, exam_session in chosen.items()
+    }
+    by_status: dict[str, list[int]] = {}
+    for index in chosen:
+        status = "SCORED" if _scored_by_rule(shown[index]) else "SCORING"
+        by_status.setdefault(status, []).append(index)
+    done = []
+    for status, indices in by_status.items():
+        closed = await repository.close_sessions(
+            session, [chosen[i].id for i in indices], status=status, now=now, by="student"
+        )
+        for index in indices:
+            if chosen[index].id in closed:
+                _closed(chosen[index], status, now, "student")
+                done.append(index)
+    results = await _score_closed(session, platform, [(chosen[i], shown[i]) for i in done], now)
+    for index, result in zip(done, results, strict=True):
+        outcomes[index] = _submit_out(chosen[index], result)
+    return outcomes
 
 
 async def submit_expired(session: AsyncSession, platform: Platform, session_id: uuid.UUID) -> None:

@@ -98,8 +98,7 @@ def update_after_commit(
         loop = asyncio.get_running_loop()
 
         def committed(_session: Session) -> None:
-            for item in session.info.pop(_UPDATES, []):
-                _start(loop, platform, *item)
+            _start(loop, platform, session.info.pop(_UPDATES, []))
 
         def rolled_back(_session: Session) -> None:
             session.info.pop(_UPDATES, None)
@@ -110,34 +109,53 @@ def update_after_commit(
 
 
 def _start(
-    loop: asyncio.AbstractEventLoop, platform: Platform, exam_id: uuid.UUID, standing: Standing
+    loop: asyncio.AbstractEventLoop,
+    platform: Platform,
+    updates: list[tuple[uuid.UUID, Standing]],
 ) -> None:
+    """One task for everything a commit changed (a burst of submits commits hundreds)."""
+    if not updates:
+        return
     live = _live_for(platform)
-    task = loop.create_task(_put(platform, live.index, exam_id, standing))
-    tasks = live.in_flight.setdefault(exam_id, set())
-    tasks.add(task)
+    task = loop.create_task(_put(platform, live.index, updates))
+    exam_ids = {exam_id for exam_id, _ in updates}
+    for exam_id in exam_ids:
+        live.in_flight.setdefault(exam_id, set()).add(task)
 
     def done(_task: asyncio.Task[None]) -> None:
-        tasks.discard(task)
-        if not tasks and live.in_flight.get(exam_id) is tasks:
-            del live.in_flight[exam_id]
+        for exam_id in exam_ids:
+            tasks = live.in_flight.get(exam_id)
+            if tasks is not None:
+                tasks.discard(task)
+                if not tasks:
+                    del live.in_flight[exam_id]
 
     task.add_done_callback(done)
 
 
 async def _put(
-    platform: Platform, index: LeaderboardIndex, exam_id: uuid.UUID, standing: Standing
+    platform: Platform, index: LeaderboardIndex, updates: list[tuple[uuid.UUID, Standing]]
 ) -> None:
-    """The exam's board and the boards of the student's cohorts (looked up here, after the
-    commit, to keep the scoring transaction short)."""
+    """The exams' boards and the boards of the students' cohorts (looked up here, after
+    the commit, to keep the scoring transaction short), then one announcement per exam."""
     try:
         async with platform.sessions() as session:
-            cohorts = await repository.cohorts_of(session, standing.user_id)
-        boards = [Board(exam_id), *(Board(exam_id, cohort_id) for cohort_id in cohorts)]
-        await index.apply(boards, standing)
-        await announce(platform, exam_id, standing.user_id)
+            cohorts = await repository.cohorts_among(
+                session, [standing.user_id for _, standing in updates]
+            )
+        for exam_id, standing in updates:
+            boards = [
+                Board(exam_id),
+                *(Board(exam_id, cohort_id) for cohort_id in cohorts.get(standing.user_id, ())),
+            ]
+            await index.apply(boards, standing)
+        users: dict[uuid.UUID, set[uuid.UUID]] = {}
+        for exam_id, standing in updates:
+            users.setdefault(exam_id, set()).add(standing.user_id)
+        for exam_id, changed in users.items():
+            await announce(platform, exam_id, next(iter(changed)) if len(changed) == 1 else None)
     except Exception:  # the board's next refresh, or the student's next read, repairs it
-        logger.warning("could not update the leaderboard of exam %s", exam_id, exc_info=True)
+        logger.warning("could not update the leaderboards after a commit", exc_info=True)
 
 
 async def announce(platform: Platform, exam_id: uuid.UUID, user_id: uuid.UUID | None) -> None:

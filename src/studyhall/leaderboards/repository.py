@@ -236,9 +236,17 @@ async def students_of_exam(session: AsyncSession, exam_id: uuid.UUID) -> Sequenc
     return (await session.execute(query)).scalars().all()
 
 
-async def cohorts_of(session: AsyncSession, user_id: uuid.UUID) -> Sequence[uuid.UUID]:
-    query = select(CohortMember.cohort_id).where(CohortMember.user_id == user_id)
-    return (await session.execute(query)).scalars().all()
+async def cohorts_among(
+    session: AsyncSession, user_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """The cohorts of each of these users (those in none are left out), in one query."""
+    query = select(CohortMember.user_id, CohortMember.cohort_id).where(
+        CohortMember.user_id.in_(set(user_ids))
+    )
+    found: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for user_id, cohort_id in await session.execute(query):
+        found.setdefault(user_id, []).append(cohort_id)
+    return found
 
 
 async def cohorts_of_exam(session: AsyncSession, exam_id: uuid.UUID) -> Sequence[uuid.UUID]:

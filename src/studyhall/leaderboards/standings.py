@@ -54,24 +54,28 @@ def combine(policy: str, results: Sequence[FinalResult]) -> Combined:
     return Combined(chosen.score, chosen.max_score, chosen.submitted_at, count)
 
 
-async def record(session: AsyncSession, platform: Platform, result: ExamResult) -> None:
-    """The result just became final: store its student's new standing; the boards follow
-    when the transaction commits."""
-    await session.flush()  # the caller's changes to the result must be visible to the SQL below
-    exam = await exam_repository.exam_by_id(session, result.exam_id)
-    if exam is None:
-        return
-    only = combine(
-        exam.attempt_policy, [FinalResult(result.score, result.max_score, result.submitted_at)]
-    )
+async def record(session: AsyncSession, platform: Platform, results: Sequence[ExamResult]) -> None:
+    """The results just became final: store their students' new standings; the boards
+    follow when the transaction commits."""
+    await session.flush()  # the caller's changes to the results must be visible to the SQL below
+    exams: dict[uuid.UUID, Exam | None] = {}
     now = platform.clock.now()
-    if await repository.insert_first_standing(
-        session, exam.id, result.user_id, result.session_id, astuple(only), now
-    ):
-        standing = Standing(result.user_id, only.score, only.max_score, only.submitted_at, 1)
-        boards.update_after_commit(session, platform, exam.id, standing)
-    else:
-        await _restand(session, platform, exam, result.user_id)
+    for result in results:
+        if result.exam_id not in exams:
+            exams[result.exam_id] = await exam_repository.exam_by_id(session, result.exam_id)
+        exam = exams[result.exam_id]
+        if exam is None:
+            continue
+        only = combine(
+            exam.attempt_policy, [FinalResult(result.score, result.max_score, result.submitted_at)]
+        )
+        if await repository.insert_first_standing(
+            session, exam.id, result.user_id, result.session_id, astuple(only), now
+        ):
+            standing = Standing(result.user_id, only.score, only.max_score, only.submitted_at, 1)
+            boards.update_after_commit(session, platform, exam.id, standing)
+        else:
+            await _restand(session, platform, exam, result.user_id)
 
 
 async def recompute(session: AsyncSession, platform: Platform, exam: Exam) -> int:

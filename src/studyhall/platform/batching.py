@@ -16,9 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from studyhall.platform.runtime import Platform
 
 logger = logging.getLogger("studyhall.platform.batching")
 
@@ -103,3 +108,43 @@ class GroupCommit(Generic[In, Out]):
                 pending.done.set_exception(outcome)
             else:
                 pending.done.set_result(outcome)
+
+
+class BatchedService(Generic[In, Out]):
+    """A service call that runs in batches, one transaction each: ``many`` settles what it
+    can of a batch and answers None for a request it leaves to ``alone``, which then runs
+    in a transaction of its own. So the common case shares reads and a commit, and the
+    rare one keeps the plain one-at-a-time code."""
+
+    def __init__(
+        self,
+        platform: Platform,
+        *,
+        name: str,
+        many: Callable[
+            [AsyncSession, Platform, list[In]], Awaitable[Sequence[Out | Exception | None]]
+        ],
+        alone: Callable[[AsyncSession, Platform, In], Awaitable[Out]],
+        max_batch: int,
+        failure: Callable[[], Exception],
+    ) -> None:
+        self._platform = platform
+        self._many = many
+        self._alone = alone
+        self._commits: GroupCommit[In, Out | None] = GroupCommit(
+            self._batch, name=name, max_batch=max_batch, failure=failure
+        )
+
+    async def run(self, request: In) -> Out:
+        settled = await self._commits.submit(request)
+        if settled is not None:
+            return settled
+        async with self._platform.sessions.begin() as db:
+            return await self._alone(db, self._platform, request)
+
+    async def close(self) -> None:
+        await self._commits.close()
+
+    async def _batch(self, requests: list[In]) -> list[Out | BaseException | None]:
+        async with self._platform.sessions.begin() as db:
+            return list(await self._many(db, self._platform, requests))

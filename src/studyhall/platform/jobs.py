@@ -45,7 +45,6 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from sqlalchemy import and_, event, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.sql.elements import ColumnElement
 
 from studyhall.platform.clock import Clock
@@ -129,11 +128,11 @@ class NewJob:
     delay_seconds: float = 0
 
 
-def _insert_jobs(
+async def _insert_jobs(
     session: AsyncSession, clock: Clock, kind: str, jobs: Sequence[NewJob], max_attempts: int | None
-) -> ReturningInsert[uuid.UUID]:
-    """One INSERT of ``jobs``; a job whose ``dedupe_key`` is taken (by a job in any state)
-    is skipped. It returns the ids inserted."""
+) -> list[uuid.UUID]:
+    """Insert ``jobs`` with one cached statement (SQLAlchemy batches the rows); a job whose
+    ``dedupe_key`` is taken (by a job in any state) is skipped. The ids inserted."""
     attempts_allowed = DEFAULT_MAX_ATTEMPTS if max_attempts is None else max_attempts
     if attempts_allowed < 1:
         raise ValueError("max_attempts must be at least 1")
@@ -155,12 +154,10 @@ def _insert_jobs(
         }
         for job in jobs
     ]
-    return (
-        insert(Job)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=[Job.dedupe_key])
-        .returning(Job.id)
+    statement = (
+        insert(Job).on_conflict_do_nothing(index_elements=[Job.dedupe_key]).returning(Job.id)
     )
+    return list((await session.execute(statement, rows)).scalars())
 
 
 async def enqueue_many(
@@ -172,12 +169,10 @@ async def enqueue_many(
     max_attempts: int | None = None,
     wakeups: PubSub | None = None,
 ) -> int:
-    """:func:`enqueue` for many jobs of one kind in one statement; how many were new."""
+    """:func:`enqueue` for many jobs of one kind; how many were new."""
     if not jobs:
         return 0
-    inserted = len(
-        (await session.execute(_insert_jobs(session, clock, kind, jobs, max_attempts))).all()
-    )
+    inserted = len(await _insert_jobs(session, clock, kind, jobs, max_attempts))
     if inserted and wakeups is not None and any(job.delay_seconds <= 0 for job in jobs):
         _wake_after_commit(session, wakeups)
     return inserted
@@ -200,10 +195,10 @@ async def enqueue(
     no-op returning None. With ``wakeups``, idle workers hear about the job on
     commit instead of at their next poll.
     """
-    statement = _insert_jobs(
+    inserted = await _insert_jobs(
         session, clock, kind, [NewJob(payload, dedupe_key, delay_seconds)], max_attempts
     )
-    job_id = (await session.execute(statement)).scalar_one_or_none()
+    job_id = inserted[0] if inserted else None
     if job_id is not None and wakeups is not None and delay_seconds <= 0:
         _wake_after_commit(session, wakeups)
     return job_id

@@ -94,9 +94,7 @@ _views: OrderedDict[
 ] = OrderedDict()
 
 
-def frozen_view(
-    frozen: FrozenVersion, points: float, file_urls: dict[str, str]
-) -> StudentQuestion:
+def frozen_view(frozen: FrozenVersion, points: float, file_urls: dict[str, str]) -> StudentQuestion:
     """The student's view of a version, rendered once per version, points and file links
     (links change hourly): every session showing the version shows the same HTML. A view
     is reused only for the very object the cache of seen versions holds, so a version

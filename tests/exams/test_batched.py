@@ -1,0 +1,63 @@
+"""Submits arriving together are group-committed (``exams/batched.py``), on both
+deployments: each session is still scored exactly once with its own answers, a submit
+of someone else's session in the same batch is still 404, and the batch costs far fewer
+statements than the same submits one by one."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+from sqlalchemy import func, select
+
+from studyhall.exams.models import ExamResult
+from studyhall.platform.runtime import Platform
+from tests.exams.test_sessions import _by_text, _choice_index, _exam, _save, _start, _submit
+from tests.exams.test_start_path import _statements
+from tests.helpers import Person, make_person
+
+STUDENTS = 30
+
+
+async def test_a_burst_of_submits_scores_each_session_once_with_its_own_answers(
+    client: httpx.AsyncClient, platform: Platform, teacher: Person
+) -> None:
+    exam_id = await _exam(client, teacher)
+    students = [await make_person(platform) for _ in range(STUDENTS + 1)]
+    sessions = [await _start(client, student, exam_id) for student in students]
+    for number, (student, session) in enumerate(zip(students, sessions, strict=True)):
+        capital = _by_text(session, "capital of France")
+        city = "Paris" if number % 2 == 0 else "London"
+        saved = await _save(
+            client, student, session["sessionId"], capital["id"], _choice_index(capital, city)
+        )
+        assert saved.status_code == 200, saved.text
+    with _statements(platform) as alone:
+        single = await _submit(client, students[-1], sessions[-1]["sessionId"])
+    assert single.status_code == 200, single.text
+    intruder = await make_person(platform)
+
+    with _statements(platform) as sent:
+        responses = await asyncio.gather(
+            _submit(client, intruder, sessions[0]["sessionId"]),
+            *(
+                _submit(client, student, session["sessionId"])
+                for student, session in zip(students[:STUDENTS], sessions, strict=False)
+            ),
+        )
+
+    assert responses[0].status_code == 404, responses[0].text
+    scores = [response.json()["score"] for response in responses[1:]]
+    assert [response.status_code for response in responses[1:]] == [200] * STUDENTS
+    assert scores == [1.0 if number % 2 == 0 else 0.0 for number in range(STUDENTS)]
+    assert len(sent) < STUDENTS * len(alone) / 3, (len(sent), len(alone))
+    async with platform.sessions() as db:
+        counted = await db.execute(
+            select(ExamResult.session_id, func.count()).group_by(ExamResult.session_id)
+        )
+        per_session = dict(counted.all())
+    assert set(per_session) == {uuid.UUID(session["sessionId"]) for session in sessions}
+    assert set(per_session.values()) == {1}
+    again = await _submit(client, students[1], sessions[1]["sessionId"])
+    assert again.json() == responses[2].json()
