@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
@@ -62,6 +63,15 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _json_text(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
+
+
+# JSON columns (a session's questions, each saved answer) are read on every submit;
+# msgspec decodes them several times faster than the standard library.
+_JSON = {"json_serializer": _json_text, "json_deserializer": msgspec.json.decode}
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     """The engine for ``settings.database_url``, tuned for its dialect; SQL parameters
     (password hashes, emails) are kept out of logs and error messages."""
@@ -69,7 +79,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         path = settings.database_url.split(":///", 1)[-1]
         if path and path != ":memory:":
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(settings.database_url, hide_parameters=True)
+        engine = create_async_engine(settings.database_url, hide_parameters=True, **_JSON)
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
     return create_async_engine(
@@ -80,6 +90,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_timeout=5,
         hide_parameters=True,
         connect_args={"timeout": 5, "command_timeout": 30},
+        **_JSON,
     )
 
 
