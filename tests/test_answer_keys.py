@@ -204,6 +204,29 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> dict[str, Any]
     )
     started = await client.post(f"/api/v1/exams/{exam['id']}/sessions", headers=student.headers)
     assert started.status_code == 201, started.text
+    quiz = await call(
+        "POST",
+        "/api/v1/quizzes",
+        json={
+            "title": "Sentinel live quiz",
+            "questions": [
+                {"type": "text", "text": "Striped horse?", "acceptedAnswers": ["keyacceptedzebra"]},
+                {
+                    "type": "numeric",
+                    "text": "Constant?",
+                    "correctValue": 4242.4242,
+                    "tolerance": 0.0707,
+                },
+            ],
+        },
+    )
+    live_game = await call("POST", f"/api/v1/quizzes/{quiz['id']}/games")
+    joined = await client.post(
+        f"/api/v1/quizzes/{live_game['joinCode']}/join",
+        json={"participantName": "Student"},
+        headers=student.headers,
+    )
+    assert joined.status_code == 200, joined.text
     return {
         "teacher": teacher,
         "student": student,
@@ -219,6 +242,9 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> dict[str, Any]
             "cohort_id": [str(uuid.uuid4())],
             "user_id": [str(student.id)],
             "file_path": ["app.css"],
+            "quiz_id": [quiz["id"]],
+            "game_id": [live_game["gameId"]],
+            "join_code": [live_game["joinCode"]],
         },
         "questions": questions,
         "lessons": lessons,

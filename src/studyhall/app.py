@@ -31,6 +31,9 @@ from studyhall.identity import routes as identity_routes
 from studyhall.identity import tasks as identity_tasks
 from studyhall.identity.dependencies import provide_actor, provide_optional_actor
 from studyhall.leaderboards import routes as leaderboard_routes
+from studyhall.live import routes as live_routes
+from studyhall.live.connections import LiveRuntime
+from studyhall.live.engine import LiveEngine
 from studyhall.platform import health, idempotency
 from studyhall.platform.clock import Clock
 from studyhall.platform.csrf import SessionCsrfMiddleware, csrf_config
@@ -48,6 +51,7 @@ from studyhall.web import (
     grading_pages,
     integrity_pages,
     leaderboard_pages,
+    live_pages,
 )
 from studyhall.web import routes as web_routes
 
@@ -88,6 +92,7 @@ def create_litestar(settings: Settings, *, clock: Clock | None = None) -> Litest
         app.state.answer_journal = journal = AnswerJournal(platform.engine)
         app.state.signal_buffer = signals = SignalBuffer(platform.engine)
         app.state.exam_sessions = exam_sessions = ExamSessions(platform)
+        app.state.live = live = LiveRuntime.start(LiveEngine(platform))
         stop = asyncio.Event()
         worker_task = None
         if settings.worker_in_app:
@@ -101,6 +106,7 @@ def create_litestar(settings: Settings, *, clock: Clock | None = None) -> Litest
             await exam_sessions.close()
             await journal.close()
             await signals.close()
+            await live.close()
             await platform.close()
 
     return Litestar(
@@ -111,6 +117,7 @@ def create_litestar(settings: Settings, *, clock: Clock | None = None) -> Litest
             *content_routes.ROUTES,
             *exam_routes.ROUTES,
             *leaderboard_routes.ROUTES,
+            *live_routes.ROUTES,
             *web_routes.ROUTES,
             *bank_pages.ROUTES,
             *catalog_pages.ROUTES,
@@ -118,6 +125,7 @@ def create_litestar(settings: Settings, *, clock: Clock | None = None) -> Litest
             *exam_pages.ROUTES,
             *grading_pages.ROUTES,
             *leaderboard_pages.ROUTES,
+            *live_pages.ROUTES,
             create_static_files_router(path="/static", directories=[WEB_DIR / "static"]),
         ],
         dependencies={

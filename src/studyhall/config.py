@@ -54,6 +54,16 @@ class Settings:
     run_worker_in_app: bool | None = None
     trust_proxy_headers: bool = False
     readiness_timeout_seconds: float = 2.0
+    # Live quiz games: auto-start delay (0 = off), joins per IP and minute, timer tick and lease.
+    live_auto_start_seconds: int = 5
+    live_countdown_seconds: float = 3.0
+    live_reveal_seconds: float = 5.0
+    live_join_limit_per_ip: int = 30
+    live_blocked_names: str = "ass,bitch,cunt,dick,fuck,nazi,nigger,shit,slut,whore"
+    live_event_log_size: int = 500
+    live_tick_seconds: float = 0.1
+    live_lease_seconds: float = 5.0
+    live_leaderboard_size: int = 10
     demo_password: str = field(default="", repr=False)
 
     @property

@@ -9,6 +9,7 @@ from studyhall.exams import grading_models, integrity_models
 from studyhall.exams import models as exam_models
 from studyhall.identity import models as identity_models
 from studyhall.leaderboards import models as leaderboard_models
+from studyhall.live import models as live_models
 from studyhall.platform import models as platform_models
 from studyhall.platform.db import Base
 from studyhall.questions import models as question_models
@@ -23,6 +24,7 @@ MODEL_MODULES = (
     grading_models,
     integrity_models,
     leaderboard_models,
+    live_models,
 )
 
 

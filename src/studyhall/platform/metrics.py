@@ -44,6 +44,25 @@ WEBSOCKET_CONNECTIONS = Gauge(
     multiprocess_mode="livesum",
 )
 JOBS_RUN = Counter("studyhall_jobs_total", "Jobs finished by kind and outcome", ["kind", "outcome"])
+LIVE_ANSWERS = Counter(
+    "studyhall_answers_submitted_total",
+    "Live quiz answers by outcome (accepted, duplicate, closed, invalid)",
+    ["outcome"],
+)
+LIVE_SUBMISSION_LATENCY = Histogram(
+    "studyhall_quiz_submission_latency_seconds",
+    "Live quiz answer handling, from receipt to acknowledgement (durably recorded)",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+LIVE_FANOUT = Histogram(
+    "studyhall_live_fanout_duration_seconds",
+    "Time to queue one live game event on every local connection of this process",
+    buckets=(0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
+)
+LIVE_EVENTS_DROPPED = Counter(
+    "studyhall_live_events_dropped_total",
+    "Live game frames dropped for connections that could not keep up",
+)
 
 
 def gauge(name: str, help_text: str, value: float) -> Metric:

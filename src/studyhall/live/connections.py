@@ -1,0 +1,213 @@
+"""What a player's (or host's) connection does, whatever carries it: WebSocket or long poll.
+
+A connection first subscribes (``Hub.attach``), then reads what it missed: the events
+after its ``lastEventId`` from the game's log, or a full snapshot when it has none or
+the log no longer reaches back that far. Subscribing first means an event is either in
+what was read or arrives live, never lost in between; live copies of what was read are
+dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+from studyhall.live import protocol
+from studyhall.live.engine import (
+    GameDef,
+    GameNotRunning,
+    LiveEngine,
+    QuestionClosed,
+    UnknownQuestion,
+)
+from studyhall.live.hub import Hub, Listener, Personalizer
+from studyhall.live.questions import InvalidAnswer, key_view, player_view
+from studyhall.platform.errors import NotFound
+
+MAX_LONG_POLL_SECONDS = 30.0
+
+
+@dataclass
+class LiveRuntime:
+    """One per process: the engine (state, timers, events) and this node's fan-out."""
+
+    engine: LiveEngine
+    hub: Hub
+
+    @classmethod
+    def start(cls, engine: LiveEngine) -> LiveRuntime:
+        engine.run_timers()
+        return cls(engine, Hub(engine))
+
+    async def close(self) -> None:
+        await self.hub.close()
+        await self.engine.close()
+
+
+async def snapshot(engine: LiveEngine, game: GameDef, player_id: str | None) -> bytes:
+    """Everything a fresh screen needs, as of the game's latest event."""
+    state = await engine.store.state(game.game_id)
+    top, everyone = await engine.leaderboard(game.game_id)
+    status = state.status if state else "ended"
+    payload: dict[str, Any] = {
+        "gameId": game.game_id,
+        "title": game.title,
+        "status": status,
+        "players": state.players if state else len(everyone),
+        "questionCount": len(game.questions),
+        "question": None,
+        "leaderboard": top,
+    }
+    if state is not None and status in ("question", "reveal") and state.qi >= 0:
+        question = game.questions[state.qi]
+        view = player_view(question, state.qi, len(game.questions))
+        view["startTime"], view["endTime"] = protocol.iso(state.qs), protocol.iso(state.qe)
+        payload["question"] = view
+        if status == "reveal":
+            payload["reveal"] = key_view(question)
+    if player_id is not None:
+        rank, score = everyone.get(player_id, (None, 0))
+        names = await engine.store.names(game.game_id, [player_id])
+        raw_streak = await engine.store.streak(game.game_id, player_id)
+        answered = False
+        if state is not None and status == "question":
+            answered = player_id in await engine.store.answers(game.game_id, state.qi)
+        payload["you"] = {
+            "participantId": player_id,
+            "name": names.get(player_id, ""),
+            "rank": rank,
+            "score": score,
+            "streak": int(raw_streak.split(b":")[0]) if raw_streak else 0,
+            "answeredCurrent": answered,
+        }
+    return protocol.encode(protocol.SNAPSHOT, state.seq if state else 0, payload)
+
+
+async def open_stream(
+    runtime: LiveRuntime, game: GameDef, player_id: str | None, last_event_id: int | None
+) -> tuple[Listener, list[bytes]]:
+    """Subscribe a listener and give it what it missed (replay or snapshot)."""
+    engine = runtime.engine
+    listener = Listener(player_id)
+    await runtime.hub.attach(game, listener)
+    try:
+        frames: list[bytes] = []
+        if last_event_id is not None:
+            logged, oldest = await engine.store.log_after(game.game_id, last_event_id)
+            state = await engine.store.state(game.game_id)
+            latest = state.seq if state else 0
+            reaches_back = oldest is not None and oldest <= last_event_id + 1
+            if latest <= last_event_id or (logged and reaches_back):
+                personalizer = Personalizer(engine, game)
+                for frame in logged:
+                    frames += await personalizer.frames(frame, listener)
+                listener.after = max(
+                    [last_event_id, *(protocol.header(frame)[1] for frame in logged)]
+                )
+            else:
+                last_event_id = None
+        if last_event_id is None:
+            frame = await snapshot(engine, game, player_id)
+            frames.append(frame)
+            listener.after = protocol.header(frame)[1]
+        _drop_seen(listener)
+    except BaseException:
+        runtime.hub.detach(game.game_id, listener)
+        raise
+    return listener, frames
+
+
+def _drop_seen(listener: Listener) -> None:
+    """Events that arrived live while the replay was read and that it already holds."""
+    kept = []
+    while not listener.queue.empty():
+        frame = listener.queue.get_nowait()
+        if protocol.header(frame)[1] > listener.after:
+            kept.append(frame)
+    listener.latest = listener.after
+    for frame in kept:
+        listener.put(frame, protocol.header(frame)[1])
+
+
+Reply = tuple[str, dict[str, Any]]
+"""A message to one connection, without its event id (``Listener.reply`` stamps it)."""
+
+
+def _error(reason: str, details: dict[str, Any]) -> Reply:
+    return protocol.ERROR, {"reason": reason, "details": details}
+
+
+async def leaderboard_data(engine: LiveEngine, game: GameDef, player_id: str | None) -> Reply:
+    top, everyone = await engine.leaderboard(game.game_id)
+    payload: dict[str, Any] = {"leaderboard": top}
+    if player_id is not None:
+        rank, score = everyone.get(player_id, (None, 0))
+        payload["you"] = {"rank": rank, "score": score}
+    return protocol.LEADERBOARD_DATA, payload
+
+
+async def answer(
+    engine: LiveEngine, game: GameDef, player_id: str, payload: dict[str, Any]
+) -> Reply:
+    """The reply frame to an ``answer_submission``: its result (when the quiz shows results
+    at once), an acknowledgement without correctness, or an ``error``."""
+    question_id = payload.get("questionId")
+    try:
+        if not isinstance(question_id, str):
+            raise UnknownQuestion()
+        answered_at = payload.get("answeredAt")
+        outcome = await engine.submit(
+            game,
+            player_id,
+            question_id,
+            payload.get("selectedOption"),
+            answered_at if isinstance(answered_at, str) else None,
+        )
+    except (QuestionClosed, UnknownQuestion, InvalidAnswer, GameNotRunning, NotFound) as exc:
+        return _error(exc.code, {"questionId": question_id, "message": exc.detail})
+    if game.immediate_results:
+        return protocol.ANSWER_RESULT, outcome.result()
+    duplicate = outcome.submitted.outcome == "duplicate"
+    return protocol.ANSWER_RECEIVED, {"questionId": question_id, "duplicate": duplicate}
+
+
+async def handle(
+    engine: LiveEngine, game: GameDef, player_id: str | None, raw: str | bytes
+) -> Reply:
+    """The reply to one client message."""
+    try:
+        message = protocol.client_decoder.decode(raw)
+    except Exception:
+        return _error("malformed_message", {"message": "send {type, payload} JSON"})
+    if message.type == "answer_submission":
+        if player_id is None:
+            return _error("not_a_player", {"message": "the host does not answer"})
+        return await answer(engine, game, player_id, message.payload)
+    if message.type == "get_leaderboard":
+        return await leaderboard_data(engine, game, player_id)
+    if message.type == "heartbeat":
+        return protocol.HEARTBEAT_ACK, {"serverTime": protocol.iso(engine.now_ms())}
+    return _error("unknown_message", {"type": message.type})
+
+
+async def long_poll(
+    runtime: LiveRuntime,
+    game: GameDef,
+    player_id: str | None,
+    after: int | None,
+    wait_seconds: float,
+) -> list[bytes]:
+    """What ``after`` missed, or else the next events within ``wait_seconds``."""
+    listener, frames = await open_stream(runtime, game, player_id, after)
+    try:
+        if not frames:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(wait_seconds, MAX_LONG_POLL_SECONDS)):
+                    frames.append(await listener.queue.get())
+        while not listener.queue.empty():
+            frames.append(listener.queue.get_nowait())
+    finally:
+        runtime.hub.detach(game.game_id, listener)
+    return frames

@@ -1,0 +1,254 @@
+"""This node's share of the fan-out: the sockets (and long polls) of each game here.
+
+A node subscribes to a game's channel once, when its first local listener arrives, and
+drops it with the last. Each event arrives as encoded bytes and is queued, unchanged, on
+every local listener of that game, and only that game: a listener is registered under
+the game it authenticated for, nothing else. Queues are bounded; a listener that cannot
+keep up loses its oldest frames (counted in a metric), never slows the others. A
+leaderboard change goes only to the listeners whose own rank or score moved, unless
+its top entries changed. Personal parts
+(``you``, a player's own ``answer_result`` at the reveal) are looked up once per event
+for all local players.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from studyhall.live import protocol
+from studyhall.live.engine import GameDef, LiveEngine, channel
+from studyhall.platform.metrics import LIVE_EVENTS_DROPPED, LIVE_FANOUT
+from studyhall.platform.pubsub import Subscription
+
+logger = logging.getLogger("studyhall.live")
+LISTENER_QUEUE = 512
+GAP_SECONDS = 0.25
+
+
+async def _read(events: Subscription, arrived: asyncio.Queue[bytes | None]) -> None:
+    """Move frames off the subscription (whose read must never be cancelled halfway)."""
+    try:
+        async for _, frame in events:
+            arrived.put_nowait(frame)
+    finally:
+        arrived.put_nowait(None)
+
+
+class Listener:
+    """One connection's outbox. ``after``: events up to this id were already given to it
+    (by a replay or a snapshot), so live copies of them are skipped. ``latest``: the
+    highest event id given to it; a reply to the connection (an answer's acknowledgement,
+    an error) carries that id, so the ids a client sees never go back."""
+
+    def __init__(self, player_id: str | None) -> None:
+        self.player_id = player_id
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue(LISTENER_QUEUE)
+        self.after = 0
+        self.latest = 0
+        self.last_you: tuple[int | None, int] | None = None
+
+    def put(self, frame: bytes, event_id: int) -> None:
+        if self.queue.full():
+            self.queue.get_nowait()
+            LIVE_EVENTS_DROPPED.inc()
+        self.latest = max(self.latest, event_id)
+        self.queue.put_nowait(frame)
+
+    def reply(self, kind: str, payload: dict[str, Any]) -> None:
+        self.put(protocol.encode(kind, self.latest, payload), self.latest)
+
+
+class Personalizer:
+    """Adds each player's own part to event frames; lookups are shared by every listener
+    of one event (so a frame for 5,000 local players costs one standings read)."""
+
+    def __init__(self, engine: LiveEngine, game: GameDef) -> None:
+        self._engine = engine
+        self._game = game
+        self._ranks: dict[int, dict[str, tuple[int, int]]] = {}
+        self._answers: dict[int, tuple[str, dict[str, bytes]]] = {}
+
+    async def _ranking(self, event_id: int) -> dict[str, tuple[int, int]]:
+        if event_id not in self._ranks:
+            standings = await self._engine.store.standings(self._game.game_id)
+            self._ranks[event_id] = {
+                player: (rank, score) for player, score, rank in protocol.ranked(standings)
+            }
+        return self._ranks[event_id]
+
+    async def _revealed(self, event_id: int, frame: bytes) -> tuple[str, dict[str, bytes]]:
+        if event_id not in self._answers:
+            payload = msgspec.json.decode(frame)["payload"]
+            answers = await self._engine.store.answers(self._game.game_id, payload["index"])
+            self._answers[event_id] = (payload["questionId"], answers)
+        return self._answers[event_id]
+
+    async def frames(
+        self, frame: bytes, listener: Listener, *, top_changed: bool = True
+    ) -> list[bytes]:
+        """What this listener gets for one event frame: nothing for a leaderboard change
+        that moved neither the top (``top_changed``) nor the listener's own place."""
+        kind, event_id = protocol.header(frame)
+        player = listener.player_id
+        if player is None:
+            skip = kind == protocol.LEADERBOARD_CHANGED and not top_changed
+            return [] if skip else [frame]
+        if kind in protocol.PERSONAL_YOU:
+            you = (await self._ranking(event_id)).get(player, (None, 0))
+            if (
+                kind == protocol.LEADERBOARD_CHANGED
+                and not top_changed
+                and you == listener.last_you
+            ):
+                return []
+            listener.last_you = you
+            return [protocol.with_you(frame, *you)]
+        if kind == protocol.QUESTION_REVEALED and not self._game.immediate_results:
+            question_id, answers = await self._revealed(event_id, frame)
+            record: dict[str, Any] = (
+                msgspec.json.decode(answers[player]) if player in answers else {}
+            )
+            _, score = (await self._ranking(event_id)).get(player, (None, 0))
+            result = {
+                "questionId": question_id,
+                "answered": bool(record),
+                "correct": record.get("c"),
+                "awardedPoints": record.get("p", 0),
+                "newScore": score,
+            }
+            return [frame, protocol.encode(protocol.ANSWER_RESULT, event_id, result)]
+        return [frame]
+
+
+@dataclass
+class _Room:
+    game: GameDef
+    listeners: set[Listener] = field(default_factory=set)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+    last_top: bytes = b""
+    """The payload of the last leaderboard this node delivered."""
+
+
+class Hub:
+    def __init__(self, engine: LiveEngine) -> None:
+        self._engine = engine
+        self._rooms: dict[str, _Room] = {}
+
+    async def attach(self, game: GameDef, listener: Listener) -> None:
+        """Register ``listener``; returns once this node is subscribed to the game, so
+        every event published from now on reaches it."""
+        room = self._rooms.get(game.game_id)
+        if room is not None and room.task is not None and room.task.done():
+            # Its subscription broke (Redis went away): start afresh, as the last reader left.
+            self._rooms.pop(game.game_id)
+            room = None
+        if room is None:
+            room = self._rooms[game.game_id] = _Room(game)
+            room.task = asyncio.create_task(self._pump(room), name=f"live-room-{game.game_id}")
+        room.listeners.add(listener)
+        ready = asyncio.create_task(room.ready.wait())
+        assert room.task is not None
+        await asyncio.wait({ready, room.task}, return_when=asyncio.FIRST_COMPLETED)
+        if not ready.done():
+            ready.cancel()
+            self.detach(game.game_id, listener)
+            room.task.result()  # the subscription failed: raise why
+
+    def detach(self, game_id: str, listener: Listener) -> None:
+        room = self._rooms.get(game_id)
+        if room is None:
+            return
+        room.listeners.discard(listener)
+        if not room.listeners:
+            del self._rooms[game_id]
+            if room.task is not None:
+                room.task.cancel()
+
+    async def _pump(self, room: _Room) -> None:
+        game_id = room.game.game_id
+        try:
+            async with self._engine.platform.pubsub.subscribe(channel(game_id)) as events:
+                state = await self._engine.store.state(game_id)
+                expected = state.seq + 1 if state else None
+                room.ready.set()
+                arrived: asyncio.Queue[bytes | None] = asyncio.Queue()
+                reader = asyncio.create_task(_read(events, arrived))
+                try:
+                    await self._deliver_in_order(room, arrived, expected)
+                finally:
+                    reader.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await reader
+        except Exception:
+            logger.exception("live game %s: subscription lost", game_id)
+            # Tell the connections, whose clients reconnect with their lastEventId.
+            for listener in room.listeners:
+                listener.reply(protocol.ERROR, {"reason": "stream_lost", "details": {}})
+            raise
+
+    async def _deliver_in_order(
+        self, room: _Room, arrived: asyncio.Queue[bytes | None], expected: int | None
+    ) -> None:
+        """Fan events out in event-id order. Ids are taken in order but two nodes (or two
+        tasks) may publish them the other way round; a frame ahead of the next id waits
+        up to ``GAP_SECONDS`` for the ones before it, then goes anyway (an id whose node
+        died before publishing it never comes). A frame behind is delivered late."""
+        waiting: dict[int, bytes] = {}
+        while True:
+            try:
+                async with asyncio.timeout(GAP_SECONDS if waiting else None):
+                    frame = await arrived.get()
+            except TimeoutError:
+                expected = min(waiting)
+            else:
+                if frame is None:  # the subscription ended
+                    for event_id in sorted(waiting):
+                        await self._fan_out(room, waiting[event_id])
+                    return
+                event_id = protocol.header(frame)[1]
+                if expected is None:
+                    expected = event_id
+                if event_id < expected:
+                    await self._fan_out(room, frame)
+                    continue
+                waiting[event_id] = frame
+            while expected in waiting:
+                await self._fan_out(room, waiting.pop(expected))
+                expected += 1
+
+    async def _fan_out(self, room: _Room, frame: bytes) -> None:
+        try:
+            await self._fan_out_now(room, frame)
+        except Exception:
+            logger.exception("live game %s: fan-out failed", room.game.game_id)
+
+    async def _fan_out_now(self, room: _Room, frame: bytes) -> None:
+        started = time.perf_counter()
+        kind, event_id = protocol.header(frame)
+        top_changed = True
+        if kind == protocol.LEADERBOARD_CHANGED:
+            top = frame[frame.index(b'"payload":') :]
+            top_changed, room.last_top = top != room.last_top, top
+        personalizer = Personalizer(self._engine, room.game)
+        for listener in list(room.listeners):
+            if event_id <= listener.after:
+                continue
+            for personal in await personalizer.frames(frame, listener, top_changed=top_changed):
+                listener.put(personal, event_id)
+        LIVE_FANOUT.observe(time.perf_counter() - started)
+
+    async def close(self) -> None:
+        rooms, self._rooms = list(self._rooms.values()), {}
+        for room in rooms:
+            if room.task is not None:
+                room.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await room.task

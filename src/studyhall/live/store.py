@@ -1,0 +1,685 @@
+"""The hot state of running games, where every change is one atomic step.
+
+Scaled deployments keep it in Redis and every step is one Lua script, so any node may
+take any answer or fire any timer and two of them never interleave. The embedded
+deployment keeps it in this process, where every step is a method that never awaits:
+the event loop runs it to completion before anything else touches the game, which makes
+the game's one owner lock-free. Both give exactly the same answers (one contract test
+suite drives both through the deployments).
+
+Per game: a state hash (status, current question index ``qi`` with its server start and
+end ``qs``/``qe`` in ms, the next timer ``deadline``, the event counter ``seq``, the
+player and answer counts, and the ``dirty`` flag the leaderboard coalescer takes), the
+players' names, the scores (a sorted set), each player's streak, each question's
+answers (first one wins, ``HSETNX``) and points still to apply at the reveal, the
+bounded event log that reconnecting players replay, and the timer lease.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, cast
+
+from redis.asyncio import BlockingConnectionPool, Redis
+
+SubmitOutcome = Literal["accepted", "duplicate", "closed", "unknown_player"]
+LOG_TTL_SECONDS = 24 * 3600.0
+"""A game's keys expire a day after they were last written (a game never ended by its
+host does not stay in Redis for ever)."""
+FINISHED_GAMES_KEPT = 200
+"""The embedded store keeps this many ended games for late readers, then forgets the oldest."""
+
+
+@dataclass(frozen=True, slots=True)
+class GameState:
+    status: str
+    qi: int
+    qs: int
+    qe: int
+    deadline: int
+    seq: int
+    players: int
+    answered: int
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    new: bool
+    players: int
+    countdown: bool
+    first_event_id: int
+    """The id of ``player_joined``; ``countdown`` (when it started) has the next one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    outcome: SubmitOutcome
+    record: bytes | None
+    """The stored answer: this one when accepted, the first one for a duplicate."""
+    answered: int
+    players: int
+    score: int
+    event_id: int
+    """The game's latest event id when the answer was decided."""
+
+
+@dataclass(frozen=True, slots=True)
+class Updates:
+    leaderboard_event: int
+    count_event: int
+    answered: int
+    players: int
+
+
+class GameStore(Protocol):
+    async def create(self, game_id: str, ttl_seconds: float) -> None: ...
+
+    async def state(self, game_id: str) -> GameState | None: ...
+
+    async def streak(self, game_id: str, player_id: str) -> bytes | None: ...
+
+    async def add_player(
+        self, game_id: str, player_id: str, name: str, *, auto_start_at: int, threshold: int
+    ) -> Joined | None:
+        """Add a player (idempotent); an ``auto_start_at`` above 0 starts the lobby's
+        countdown to it when the game now has more than ``threshold`` players. None when
+        the game is unknown or over."""
+
+    async def transition(
+        self,
+        game_id: str,
+        *,
+        expect: tuple[str, ...],
+        expect_qi: int | None,
+        apply_pending: int | None,
+        fields: dict[str, int | str],
+    ) -> int:
+        """Compare-and-set: when the status is one of ``expect`` (and the question index
+        is ``expect_qi`` if given), apply question ``apply_pending``'s held points to the
+        scores, set ``fields`` and take the next event id; 0 when the game had moved on."""
+
+    async def submit(
+        self,
+        game_id: str,
+        *,
+        qi: int,
+        qs: int,
+        player_id: str,
+        now_ms: int,
+        record: bytes,
+        points: int,
+        streak: str,
+        immediate: bool,
+        ttl_seconds: float,
+    ) -> Submitted:
+        """Record a player's first answer to question ``qi`` (started at ``qs``) if it is
+        still open at ``now_ms``; points count at once when ``immediate``, else at the reveal."""
+
+    async def take_updates(self, game_id: str) -> Updates:
+        """Event ids for a leaderboard change and a new answer count, when there are any."""
+
+    async def standings(self, game_id: str) -> list[tuple[str, float]]:
+        """Every player from the highest score (ties by member bytes, descending)."""
+
+    async def names(self, game_id: str, players: list[str]) -> dict[str, str]:
+        """The names of these players (a leaderboard's top reads only its own)."""
+
+    async def answers(self, game_id: str, qi: int) -> dict[str, bytes]: ...
+
+    async def append(self, game_id: str, event_id: int, frame: bytes, keep: int) -> None: ...
+
+    async def log_after(self, game_id: str, after: int) -> tuple[list[bytes], int | None]:
+        """Logged frames with a higher id, in order, and the oldest id the log still has."""
+
+    async def lease(self, game_id: str, node: str, ttl_seconds: float) -> bool:
+        """Take or renew the game's timer lease; False while another node holds it."""
+
+    async def active(self) -> list[str]: ...
+
+    async def finish(self, game_id: str, ttl_seconds: float) -> None:
+        """Stop running the game's timers; keep its state a while for late readers."""
+
+    async def close(self) -> None: ...
+
+
+def _state(raw: dict[str, Any]) -> GameState | None:
+    if not raw:
+        return None
+
+    def number(name: str) -> int:
+        return int(raw.get(name) or 0)
+
+    status = raw["status"]
+    return GameState(
+        status=status.decode() if isinstance(status, bytes) else status,
+        qi=number("qi"),
+        qs=number("qs"),
+        qe=number("qe"),
+        deadline=number("deadline"),
+        seq=number("seq"),
+        players=number("players"),
+        answered=number("answered"),
+    )
+
+
+def _fresh_state() -> dict[str, Any]:
+    return {
+        "status": "lobby",
+        "qi": -1,
+        "qs": 0,
+        "qe": 0,
+        "deadline": 0,
+        "seq": 0,
+        "players": 0,
+        "answered": 0,
+        "counted": 0,
+        "dirty": 0,
+    }
+
+
+# --- in-process -------------------------------------------------------------------------------
+
+
+class _MemoryGame:
+    __slots__ = ("answers", "log", "names", "pending", "scores", "state", "streaks")
+
+    def __init__(self) -> None:
+        self.state: dict[str, Any] = _fresh_state()
+        self.names: dict[str, str] = {}
+        self.scores: dict[str, float] = {}
+        self.streaks: dict[str, bytes] = {}
+        self.answers: dict[int, dict[str, bytes]] = {}
+        self.pending: dict[int, dict[str, int]] = {}
+        self.log: list[tuple[int, bytes]] = []
+
+
+class MemoryGameStore:
+    """One process's games. No method awaits, so each step is atomic on the event loop."""
+
+    def __init__(self) -> None:
+        self._games: dict[str, _MemoryGame] = {}
+        self._finished: OrderedDict[str, None] = OrderedDict()
+
+    async def create(self, game_id: str, ttl_seconds: float) -> None:
+        self._games.setdefault(game_id, _MemoryGame())
+
+    async def state(self, game_id: str) -> GameState | None:
+        game = self._games.get(game_id)
+        return None if game is None else _state(game.state)
+
+    async def streak(self, game_id: str, player_id: str) -> bytes | None:
+        game = self._games.get(game_id)
+        return None if game is None else game.streaks.get(player_id)
+
+    async def add_player(
+        self, game_id: str, player_id: str, name: str, *, auto_start_at: int, threshold: int
+    ) -> Joined | None:
+        game = self._games.get(game_id)
+        if game is None or game.state["status"] == "ended":
+            return None
+        state = game.state
+        if player_id in game.names:
+            return Joined(new=False, players=state["players"], countdown=False, first_event_id=0)
+        game.names[player_id] = name
+        game.scores[player_id] = 0.0
+        state["players"] += 1
+        countdown = (
+            state["status"] == "lobby" and auto_start_at > 0 and state["players"] > threshold
+        )
+        if countdown:
+            state["status"], state["deadline"] = "countdown", auto_start_at
+        first = state["seq"] + 1
+        state["seq"] += 2 if countdown else 1
+        return Joined(new=True, players=state["players"], countdown=countdown, first_event_id=first)
+
+    async def transition(
+        self,
+        game_id: str,
+        *,
+        expect: tuple[str, ...],
+        expect_qi: int | None,
+        apply_pending: int | None,
+        fields: dict[str, int | str],
+    ) -> int:
+        game = self._games.get(game_id)
+        if game is None or game.state["status"] not in expect:
+            return 0
+        state = game.state
+        if expect_qi is not None and state["qi"] != expect_qi:
+            return 0
+        if apply_pending is not None:
+            for player_id, points in game.pending.pop(apply_pending, {}).items():
+                game.scores[player_id] += points
+            state["dirty"] = 1
+        state.update(fields)
+        state["seq"] += 1
+        return int(state["seq"])
+
+    async def submit(
+        self,
+        game_id: str,
+        *,
+        qi: int,
+        qs: int,
+        player_id: str,
+        now_ms: int,
+        record: bytes,
+        points: int,
+        streak: str,
+        immediate: bool,
+        ttl_seconds: float,
+    ) -> Submitted:
+        game = self._games.get(game_id)
+        if game is None:
+            return Submitted("closed", None, 0, 0, 0, 0)
+        state = game.state
+        answers = game.answers.setdefault(qi, {})
+
+        def outcome(kind: SubmitOutcome, stored: bytes | None) -> Submitted:
+            score = int(game.scores.get(player_id, 0))
+            return Submitted(kind, stored, state["answered"], state["players"], score, state["seq"])
+
+        if player_id in answers:
+            return outcome("duplicate", answers[player_id])
+        if (
+            state["status"] != "question"
+            or state["qi"] != qi
+            or state["qs"] != qs
+            or now_ms > state["qe"]
+        ):
+            return outcome("closed", None)
+        if player_id not in game.names:
+            return outcome("unknown_player", None)
+        answers[player_id] = record
+        if immediate:
+            game.scores[player_id] += points
+            state["dirty"] = 1
+        else:
+            game.pending.setdefault(qi, {})[player_id] = points
+        if streak:
+            game.streaks[player_id] = streak.encode()
+        state["answered"] += 1
+        return outcome("accepted", record)
+
+    async def take_updates(self, game_id: str) -> Updates:
+        game = self._games.get(game_id)
+        if game is None:
+            return Updates(0, 0, 0, 0)
+        state = game.state
+        leaderboard = count = 0
+        if state["dirty"]:
+            state["dirty"] = 0
+            state["seq"] += 1
+            leaderboard = state["seq"]
+        if state["status"] == "question" and state["answered"] != state["counted"]:
+            state["counted"] = state["answered"]
+            state["seq"] += 1
+            count = state["seq"]
+        return Updates(leaderboard, count, state["answered"], state["players"])
+
+    async def standings(self, game_id: str) -> list[tuple[str, float]]:
+        game = self._games.get(game_id)
+        if game is None:
+            return []
+        # Redis's order: score descending, equal scores by member descending.
+        return sorted(game.scores.items(), key=lambda item: (item[1], item[0]), reverse=True)
+
+    async def names(self, game_id: str, players: list[str]) -> dict[str, str]:
+        game = self._games.get(game_id)
+        known = {} if game is None else game.names
+        return {player: known[player] for player in players if player in known}
+
+    async def answers(self, game_id: str, qi: int) -> dict[str, bytes]:
+        game = self._games.get(game_id)
+        return {} if game is None else dict(game.answers.get(qi, {}))
+
+    async def append(self, game_id: str, event_id: int, frame: bytes, keep: int) -> None:
+        game = self._games.get(game_id)
+        if game is None:
+            return
+        # Ids are taken before frames are appended, so two may arrive out of order.
+        heapq.heappush(game.log, (event_id, frame))
+        if len(game.log) > keep:
+            game.log = heapq.nlargest(keep, game.log)
+            heapq.heapify(game.log)
+
+    async def log_after(self, game_id: str, after: int) -> tuple[list[bytes], int | None]:
+        game = self._games.get(game_id)
+        if game is None or not game.log:
+            return [], None
+        ordered = sorted(game.log)
+        return [frame for event_id, frame in ordered if event_id > after], ordered[0][0]
+
+    async def lease(self, game_id: str, node: str, ttl_seconds: float) -> bool:
+        """One process runs every timer of its games: the lease is always its own."""
+        return game_id in self._games
+
+    async def active(self) -> list[str]:
+        return [game_id for game_id, game in self._games.items() if game.state["status"] != "ended"]
+
+    async def close(self) -> None:
+        self._games.clear()
+
+    async def finish(self, game_id: str, ttl_seconds: float) -> None:
+        self._finished[game_id] = None
+        while len(self._finished) > FINISHED_GAMES_KEPT:
+            old, _ = self._finished.popitem(last=False)
+            self._games.pop(old, None)
+
+
+# --- Redis ------------------------------------------------------------------------------------
+
+_ADD_PLAYER = """
+local st = redis.call('HGET', KEYS[1], 'status')
+if (not st) or st == 'ended' then return {-1, 0, 0, 0} end
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then
+  return {0, tonumber(redis.call('HGET', KEYS[1], 'players')), 0, 0}
+end
+redis.call('ZADD', KEYS[3], 0, ARGV[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then
+  redis.call('PEXPIRE', KEYS[2], ttl)
+  redis.call('PEXPIRE', KEYS[3], ttl)
+end
+local count = redis.call('HINCRBY', KEYS[1], 'players', 1)
+local events = 1
+local countdown = 0
+if st == 'lobby' and tonumber(ARGV[3]) > 0 and count > tonumber(ARGV[4]) then
+  redis.call('HSET', KEYS[1], 'status', 'countdown', 'deadline', ARGV[3])
+  countdown = 1
+  events = 2
+end
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', events)
+return {1, count, countdown, seq - events + 1}
+"""
+
+_TRANSITION = """
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st then return 0 end
+local allowed = false
+for expected in string.gmatch(ARGV[1], '[^,]+') do
+  if expected == st then allowed = true end
+end
+if not allowed then return 0 end
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[1], 'qi') ~= ARGV[2] then return 0 end
+if ARGV[3] == '1' then
+  local pending = redis.call('HGETALL', KEYS[3])
+  for i = 1, #pending, 2 do
+    redis.call('ZINCRBY', KEYS[2], pending[i + 1], pending[i])
+  end
+  redis.call('DEL', KEYS[3])
+  redis.call('HSET', KEYS[1], 'dirty', '1')
+end
+if #ARGV > 3 then redis.call('HSET', KEYS[1], unpack(ARGV, 4)) end
+return redis.call('HINCRBY', KEYS[1], 'seq', 1)
+"""
+
+_SUBMIT = """
+local s = redis.call('HMGET', KEYS[1], 'status', 'qi', 'qs', 'qe', 'seq', 'players', 'answered')
+local function reply(kind, record)
+  local score = redis.call('ZSCORE', KEYS[3], ARGV[2]) or '0'
+  local now = redis.call('HMGET', KEYS[1], 'answered', 'seq')
+  return {kind, record or '', tonumber(now[1] or '0'), tonumber(s[6] or '0'),
+          tonumber(score), tonumber(now[2] or '0')}
+end
+if not s[1] then return {'closed', '', 0, 0, 0, 0} end
+local first = redis.call('HGET', KEYS[4], ARGV[2])
+if first then return reply('duplicate', first) end
+if s[1] ~= 'question' or s[2] ~= ARGV[1] or s[3] ~= ARGV[9]
+   or tonumber(ARGV[3]) > tonumber(s[4]) then
+  return reply('closed', nil)
+end
+if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 0 then return reply('unknown_player', nil) end
+redis.call('HSET', KEYS[4], ARGV[2], ARGV[4])
+redis.call('PEXPIRE', KEYS[4], ARGV[8])
+if ARGV[7] == '1' then
+  redis.call('ZINCRBY', KEYS[3], ARGV[5], ARGV[2])
+  redis.call('HSET', KEYS[1], 'dirty', '1')
+else
+  redis.call('HSET', KEYS[5], ARGV[2], ARGV[5])
+  redis.call('PEXPIRE', KEYS[5], ARGV[8])
+end
+if ARGV[6] ~= '' then
+  redis.call('HSET', KEYS[6], ARGV[2], ARGV[6])
+  redis.call('PEXPIRE', KEYS[6], ARGV[8])
+end
+redis.call('HINCRBY', KEYS[1], 'answered', 1)
+return reply('accepted', ARGV[4])
+"""
+
+_TAKE_UPDATES = """
+local s = redis.call('HMGET', KEYS[1], 'dirty', 'answered', 'counted', 'players', 'status')
+if not s[5] then return {0, 0, 0, 0} end
+local board = 0
+local count = 0
+if s[1] == '1' then
+  redis.call('HSET', KEYS[1], 'dirty', '0')
+  board = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+end
+if s[5] == 'question' and s[2] ~= s[3] then
+  redis.call('HSET', KEYS[1], 'counted', s[2])
+  count = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+end
+return {board, count, tonumber(s[2] or '0'), tonumber(s[4] or '0')}
+"""
+
+_LEASE = """
+local holder = redis.call('GET', KEYS[1])
+if (not holder) or holder == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+class RedisGameStore:
+    """Games shared by every node through Redis; keys live under the deployment's prefix."""
+
+    def __init__(self, client: Redis, prefix: str) -> None:
+        self._client = client
+        self._prefix = f"{prefix}live:"
+        self._add_player = client.register_script(_ADD_PLAYER)
+        self._transition = client.register_script(_TRANSITION)
+        self._submit = client.register_script(_SUBMIT)
+        self._take_updates = client.register_script(_TAKE_UPDATES)
+        self._lease = client.register_script(_LEASE)
+
+    def _key(self, game_id: str, part: str) -> str:
+        # The hash tag keeps one game's keys in one Redis Cluster slot (scripts need that).
+        return f"{self._prefix}{{{game_id}}}:{part}"
+
+    def _game_keys(self, game_id: str) -> list[str]:
+        return [self._key(game_id, part) for part in ("state", "names", "scores", "streaks", "log")]
+
+    async def create(self, game_id: str, ttl_seconds: float) -> None:
+        state_key = self._key(game_id, "state")
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(state_key, "status", "lobby")
+            pipe.hset(state_key, mapping={k: v for k, v in _fresh_state().items() if k != "status"})
+            pipe.pexpire(state_key, _ms(ttl_seconds))
+            pipe.sadd(f"{self._prefix}active", game_id)
+            await pipe.execute()
+
+    async def state(self, game_id: str) -> GameState | None:
+        raw = cast(dict[bytes, bytes], await self._client.hgetall(self._key(game_id, "state")))
+        return _state({key.decode(): value for key, value in raw.items()})
+
+    async def streak(self, game_id: str, player_id: str) -> bytes | None:
+        return cast(bytes | None, await self._client.hget(self._key(game_id, "streaks"), player_id))
+
+    async def add_player(
+        self, game_id: str, player_id: str, name: str, *, auto_start_at: int, threshold: int
+    ) -> Joined | None:
+        new, players, countdown, first = cast(
+            list[int],
+            await self._add_player(
+                keys=[
+                    self._key(game_id, "state"),
+                    self._key(game_id, "names"),
+                    self._key(game_id, "scores"),
+                ],
+                args=[player_id, name, auto_start_at, threshold],
+            ),
+        )
+        if new < 0:
+            return None
+        return Joined(
+            new=bool(new), players=players, countdown=bool(countdown), first_event_id=first
+        )
+
+    async def transition(
+        self,
+        game_id: str,
+        *,
+        expect: tuple[str, ...],
+        expect_qi: int | None,
+        apply_pending: int | None,
+        fields: dict[str, int | str],
+    ) -> int:
+        flat: list[int | str] = []
+        for name, value in fields.items():
+            flat += [name, value]
+        pending = self._key(game_id, f"pending:{apply_pending if apply_pending is not None else 0}")
+        event_id = await self._transition(
+            keys=[self._key(game_id, "state"), self._key(game_id, "scores"), pending],
+            args=[
+                ",".join(expect),
+                "" if expect_qi is None else expect_qi,
+                "0" if apply_pending is None else "1",
+                *flat,
+            ],
+        )
+        return int(event_id)
+
+    async def submit(
+        self,
+        game_id: str,
+        *,
+        qi: int,
+        qs: int,
+        player_id: str,
+        now_ms: int,
+        record: bytes,
+        points: int,
+        streak: str,
+        immediate: bool,
+        ttl_seconds: float,
+    ) -> Submitted:
+        reply = cast(
+            list[Any],
+            await self._submit(
+                keys=[
+                    self._key(game_id, "state"),
+                    self._key(game_id, "names"),
+                    self._key(game_id, "scores"),
+                    self._key(game_id, f"answers:{qi}"),
+                    self._key(game_id, f"pending:{qi}"),
+                    self._key(game_id, "streaks"),
+                ],
+                args=[
+                    qi,
+                    player_id,
+                    now_ms,
+                    record,
+                    points,
+                    streak,
+                    "1" if immediate else "0",
+                    _ms(ttl_seconds),
+                    qs,
+                ],
+            ),
+        )
+        kind, stored, answered, players, score, event_id = reply
+        return Submitted(
+            outcome=cast(SubmitOutcome, kind.decode()),
+            record=stored or None,
+            answered=int(answered),
+            players=int(players),
+            score=int(score),
+            event_id=int(event_id),
+        )
+
+    async def take_updates(self, game_id: str) -> Updates:
+        board, count, answered, players = cast(
+            list[int], await self._take_updates(keys=[self._key(game_id, "state")])
+        )
+        return Updates(board, count, answered, players)
+
+    async def standings(self, game_id: str) -> list[tuple[str, float]]:
+        raw = await self._client.zrevrange(self._key(game_id, "scores"), 0, -1, withscores=True)
+        return [(member.decode(), score) for member, score in cast(list[tuple[bytes, float]], raw)]
+
+    async def names(self, game_id: str, players: list[str]) -> dict[str, str]:
+        if not players:
+            return {}
+        raw = cast(
+            list[bytes | None], await self._client.hmget(self._key(game_id, "names"), players)
+        )
+        return {player: name.decode() for player, name in zip(players, raw, strict=True) if name}
+
+    async def answers(self, game_id: str, qi: int) -> dict[str, bytes]:
+        raw = cast(
+            dict[bytes, bytes], await self._client.hgetall(self._key(game_id, f"answers:{qi}"))
+        )
+        return {key.decode(): value for key, value in raw.items()}
+
+    async def append(self, game_id: str, event_id: int, frame: bytes, keep: int) -> None:
+        key = self._key(game_id, "log")
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.zadd(key, {frame: event_id})
+            pipe.zremrangebyrank(key, 0, -keep - 1)
+            pipe.pexpire(key, _ms(LOG_TTL_SECONDS))
+            await pipe.execute()
+
+    async def log_after(self, game_id: str, after: int) -> tuple[list[bytes], int | None]:
+        key = self._key(game_id, "log")
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.zrangebyscore(key, f"({after}", "+inf")
+            pipe.zrange(key, 0, 0, withscores=True)
+            frames, oldest = await pipe.execute()
+        return list(frames), int(oldest[0][1]) if oldest else None
+
+    async def lease(self, game_id: str, node: str, ttl_seconds: float) -> bool:
+        taken = await self._lease(keys=[self._key(game_id, "lease")], args=[node, _ms(ttl_seconds)])
+        return bool(taken)
+
+    async def active(self) -> list[str]:
+        members = cast(set[bytes], await self._client.smembers(f"{self._prefix}active"))
+        return sorted(member.decode() for member in members)
+
+    async def finish(self, game_id: str, ttl_seconds: float) -> None:
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.srem(f"{self._prefix}active", game_id)
+            for key in self._game_keys(game_id):
+                pipe.pexpire(key, _ms(ttl_seconds))
+            pipe.delete(self._key(game_id, "lease"))
+            await pipe.execute()
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+REDIS_CONNECTIONS = 64
+"""Live games' own Redis connections per process. A burst (500 answers at once) waits
+for one of them instead of failing the way an exhausted shared pool does."""
+
+
+def game_store(redis_url: str | None, prefix: str) -> GameStore:
+    """Redis when the deployment has it, else this process."""
+    if redis_url is None:
+        return MemoryGameStore()
+    pool = BlockingConnectionPool.from_url(
+        redis_url,
+        max_connections=REDIS_CONNECTIONS,
+        timeout=5,
+        socket_connect_timeout=2.0,
+        socket_timeout=2.0,
+    )
+    return RedisGameStore(Redis(connection_pool=pool), prefix)
