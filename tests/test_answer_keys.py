@@ -227,6 +227,34 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> dict[str, Any]
         headers=student.headers,
     )
     assert joined.status_code == 200, joined.text
+    # Payments: a pass (it gates nothing on its own), the student's open order, a grant.
+    admin = await make_person(platform, Role.ADMIN)
+    pass_product = await client.post(
+        "/api/v1/products",
+        json={
+            "kind": "pass",
+            "title": "All",
+            "priceMinor": 900,
+            "currency": "usd",
+            "durationDays": 7,
+        },
+        headers=admin.headers,
+    )
+    bought = await client.post(
+        "/api/v1/payments/checkout",
+        json={"productId": pass_product.json()["id"]},
+        headers={**student.headers, "Idempotency-Key": "world"},
+    )
+    order_id = (
+        await client.get(
+            f"/api/v1/payments/checkouts/{bought.json()['checkoutId']}", headers=student.headers
+        )
+    ).json()["orderId"]
+    granted = await client.post(
+        "/api/v1/entitlements",
+        json={"userId": str(student.id), "productId": pass_product.json()["id"], "note": "world"},
+        headers=admin.headers,
+    )
     return {
         "teacher": teacher,
         "student": student,
@@ -245,6 +273,10 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> dict[str, Any]
             "quiz_id": [quiz["id"]],
             "game_id": [live_game["gameId"]],
             "join_code": [live_game["joinCode"]],
+            "product_id": [pass_product.json()["id"]],
+            "checkout_id": [bought.json()["checkoutId"]],
+            "order_id": [order_id],
+            "entitlement_id": [granted.json()["id"]],
         },
         "questions": questions,
         "lessons": lessons,

@@ -34,6 +34,9 @@ from studyhall.leaderboards import routes as leaderboard_routes
 from studyhall.live import routes as live_routes
 from studyhall.live.connections import LiveRuntime
 from studyhall.live.engine import LiveEngine
+from studyhall.payments import routes as payment_routes
+from studyhall.payments import tasks as payment_tasks
+from studyhall.payments.webhooks import schedule_reconcile
 from studyhall.platform import health, idempotency
 from studyhall.platform.clock import Clock
 from studyhall.platform.csrf import SessionCsrfMiddleware, csrf_config
@@ -52,6 +55,7 @@ from studyhall.web import (
     integrity_pages,
     leaderboard_pages,
     live_pages,
+    payment_pages,
 )
 from studyhall.web import routes as web_routes
 
@@ -65,6 +69,7 @@ def job_registry(platform: Platform) -> JobRegistry:
     identity_tasks.register_jobs(registry)
     idempotency.register_jobs(registry)
     exam_tasks.register_jobs(registry, platform)
+    payment_tasks.register_jobs(registry, platform)
     return registry
 
 
@@ -96,6 +101,7 @@ def create_litestar(settings: Settings, *, clock: Clock | None = None) -> Litest
         stop = asyncio.Event()
         worker_task = None
         if settings.worker_in_app:
+            await schedule_reconcile(platform)
             worker_task = asyncio.create_task(build_worker(platform).run(stop))
         try:
             yield
@@ -118,6 +124,7 @@ def create_litestar(settings: Settings, *, clock: Clock | None = None) -> Litest
             *exam_routes.ROUTES,
             *leaderboard_routes.ROUTES,
             *live_routes.ROUTES,
+            *payment_routes.ROUTES,
             *web_routes.ROUTES,
             *bank_pages.ROUTES,
             *catalog_pages.ROUTES,
@@ -126,6 +133,7 @@ def create_litestar(settings: Settings, *, clock: Clock | None = None) -> Litest
             *grading_pages.ROUTES,
             *leaderboard_pages.ROUTES,
             *live_pages.ROUTES,
+            *payment_pages.ROUTES,
             create_static_files_router(path="/static", directories=[WEB_DIR / "static"]),
         ],
         dependencies={

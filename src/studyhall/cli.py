@@ -135,6 +135,7 @@ def serve(host: str | None, port: int | None, workers: int, demo: bool) -> None:
 def worker() -> None:
     """Run background jobs (scoring, webhooks, emails) until stopped."""
     from studyhall.app import build_worker
+    from studyhall.payments.webhooks import schedule_reconcile
 
     settings = _settings()
     configure_logging(settings.log_level)
@@ -145,6 +146,7 @@ def worker() -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         click.echo("studyhall worker is running (Ctrl+C to stop)")
+        await schedule_reconcile(platform)
         await build_worker(platform).run(stop)
 
     _with_platform(settings, run)
@@ -284,6 +286,28 @@ def leaderboard_rebuild(exam_id: uuid.UUID) -> None:
             "Without Redis each server keeps its boards in its own memory: a running "
             f"server rebuilds them from the database within {REFRESH_SECONDS:.0f} s."
         )
+
+
+@main.group()
+def payments() -> None:
+    """Payments and entitlements."""
+
+
+@payments.command("reconcile")
+def payments_reconcile() -> None:
+    """Apply recent gateway events that never arrived as webhooks (exactly once)."""
+    from studyhall.payments.schemas import ReconcileOut
+    from studyhall.payments.webhooks import reconcile
+
+    async def run(platform: Platform) -> ReconcileOut:
+        async with platform.sessions() as session, session.begin():
+            return await reconcile(session, platform)
+
+    report = _with_platform(_settings(), run)
+    click.echo(
+        f"Checked {report.seen} recent gateway events; applied {report.applied} "
+        "that the webhook had not delivered."
+    )
 
 
 if __name__ == "__main__":

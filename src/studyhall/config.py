@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 Deployment = Literal["embedded", "scaled"]
 PasswordHashProfile = Literal["strong", "fast"]
+PaymentsGateway = Literal["sandbox", "stripe"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -65,6 +66,12 @@ class Settings:
     live_lease_seconds: float = 5.0
     live_leaderboard_size: int = 10
     demo_password: str = field(default="", repr=False)
+    # Where browsers reach us (checkout return links); default http://host:port.
+    public_url: str = ""
+    payments_gateway: PaymentsGateway = "sandbox"
+    # Signs gateway webhooks (Stripe's whsec_...); the sandbox derives one from the secret key.
+    webhook_secret: str = field(default="", repr=False)
+    stripe_api_key: str = field(default="", repr=False)
 
     @property
     def deployment(self) -> Deployment:
@@ -101,6 +108,12 @@ def _parse_profile(raw: str) -> str:
     return raw
 
 
+def _parse_gateway(raw: str) -> str:
+    if raw not in ("sandbox", "stripe"):
+        raise ValueError(raw)
+    return raw
+
+
 # Field annotations are strings (postponed evaluation); each maps to its parser.
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "bool": _parse_bool,
@@ -111,6 +124,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "str": str,
     "str | None": lambda raw: raw or None,
     "PasswordHashProfile": _parse_profile,
+    "PaymentsGateway": _parse_gateway,
 }
 
 
@@ -150,4 +164,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     secret_key = settings.secret_key or _secret_key_from(data_dir)
     if len(secret_key) < 32:
         raise SettingsError("STUDYHALL_SECRET_KEY must be at least 32 characters")
+    if settings.payments_gateway == "stripe" and not (
+        settings.stripe_api_key and settings.webhook_secret
+    ):
+        raise SettingsError(
+            "STUDYHALL_PAYMENTS_GATEWAY=stripe needs STUDYHALL_STRIPE_API_KEY"
+            " and STUDYHALL_WEBHOOK_SECRET"
+        )
     return replace(settings, data_dir=data_dir, database_url=database_url, secret_key=secret_key)

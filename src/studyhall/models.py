@@ -10,6 +10,7 @@ from studyhall.exams import models as exam_models
 from studyhall.identity import models as identity_models
 from studyhall.leaderboards import models as leaderboard_models
 from studyhall.live import models as live_models
+from studyhall.payments import models as payment_models
 from studyhall.platform import models as platform_models
 from studyhall.platform.db import Base
 from studyhall.questions import models as question_models
@@ -25,6 +26,7 @@ MODEL_MODULES = (
     integrity_models,
     leaderboard_models,
     live_models,
+    payment_models,
 )
 
 

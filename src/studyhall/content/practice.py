@@ -18,7 +18,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studyhall.content.models import Course, Lesson
-from studyhall.content.service import _readable_lesson
+from studyhall.content.service import open_lesson
 from studyhall.exams.answers import InvalidAnswer
 from studyhall.platform.auth import Actor
 from studyhall.platform.errors import NotFound, RateLimited
@@ -80,9 +80,9 @@ class PracticeItem:
 
 
 async def _practice_lesson(
-    session: AsyncSession, actor: Actor, lesson_id: uuid.UUID
+    session: AsyncSession, platform: Platform, actor: Actor, lesson_id: uuid.UUID
 ) -> tuple[Lesson, Course, uuid.UUID]:
-    lesson, course = await _readable_lesson(session, actor, lesson_id)
+    lesson, course = await open_lesson(session, platform, actor, lesson_id)
     if lesson.bank_id is None:
         raise NotFound("This lesson has no practice questions")
     return lesson, course, lesson.bank_id
@@ -124,7 +124,7 @@ async def practice(
     session: AsyncSession, platform: Platform, actor: Actor, lesson_id: uuid.UUID
 ) -> PracticeOut:
     """Every practice question of the lesson, images linked for this reader."""
-    lesson, _, bank_id = await _practice_lesson(session, actor, lesson_id)
+    lesson, _, bank_id = await _practice_lesson(session, platform, actor, lesson_id)
     rows = await _bank_questions(session, bank_id)
     return PracticeOut(
         lesson_id=lesson.id,
@@ -142,7 +142,7 @@ async def practice_item(
 ) -> PracticeItem:
     """One question, found by its 1-based position (clamped to the set) or by its id;
     only that one is rendered, so a page costs one question's images and Markdown."""
-    lesson, course, bank_id = await _practice_lesson(session, actor, lesson_id)
+    lesson, course, bank_id = await _practice_lesson(session, platform, actor, lesson_id)
     rows = await _bank_questions(session, bank_id)
     if isinstance(at, uuid.UUID):
         index = next((i for i, (question, _) in enumerate(rows) if question.id == at), None)
@@ -183,7 +183,7 @@ async def check(
     version. A malformed answer is the exams' ``422 invalid_answer``; so is none at all
     (``null``), because the right answer is only shown to someone who answered."""
     await _within_rate(platform, actor)
-    _, _, bank_id = await _practice_lesson(session, actor, lesson_id)
+    _, _, bank_id = await _practice_lesson(session, platform, actor, lesson_id)
     found = await question_repository.question_with_version(session, question_id)
     if found is None or found[0].bank_id != bank_id:
         raise NotFound("No such question in this lesson's practice")

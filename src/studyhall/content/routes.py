@@ -103,9 +103,9 @@ class LessonsController(Controller):
 
     @get("/{lesson_id:uuid}")
     async def detail(
-        self, lesson_id: FromPath[uuid.UUID], db: DbSession, actor: CurrentActor
+        self, lesson_id: FromPath[uuid.UUID], db: DbSession, platform: Runtime, actor: CurrentActor
     ) -> LessonOut:
-        return await service.lesson_detail(db, actor, lesson_id)
+        return await service.lesson_detail(db, platform, actor, lesson_id)
 
     @put("/{lesson_id:uuid}")
     async def update(

@@ -40,6 +40,7 @@ from studyhall.content.storage import (
     media_storage,
     parse_range,
 )
+from studyhall.payments.access import require_access
 from studyhall.platform.auth import Actor, ensure_owner_or_admin, require_staff
 from studyhall.platform.errors import (
     DomainError,
@@ -305,9 +306,22 @@ async def add_lesson(
     return _lesson_out(lesson, editor=True)
 
 
-async def lesson_detail(session: AsyncSession, actor: Actor, lesson_id: uuid.UUID) -> LessonOut:
-    lesson, course = await _readable_lesson(session, actor, lesson_id)
+async def lesson_detail(
+    session: AsyncSession, platform: Platform, actor: Actor, lesson_id: uuid.UUID
+) -> LessonOut:
+    lesson, course = await open_lesson(session, platform, actor, lesson_id)
     return _lesson_out(lesson, editor=_can_edit(actor, course))
+
+
+async def open_lesson(
+    session: AsyncSession, platform: Platform, actor: Actor, lesson_id: uuid.UUID
+) -> tuple[Lesson, Course]:
+    """A lesson its reader may open: its text, video and practice. A course that a
+    product sells needs the reader's entitlement (402); its editors always pass."""
+    lesson, course = await _readable_lesson(session, actor, lesson_id)
+    if not _can_edit(actor, course):
+        await require_access(session, platform, actor, course_id=course.id)
+    return lesson, course
 
 
 async def update_lesson(
@@ -443,7 +457,7 @@ async def video_url(
     session: AsyncSession, platform: Platform, actor: Actor, lesson_id: uuid.UUID
 ) -> VideoUrlOut:
     """A signed link to the lesson's video, good for a few minutes, for its readers only."""
-    lesson, _ = await _readable_lesson(session, actor, lesson_id)
+    lesson, _ = await open_lesson(session, platform, actor, lesson_id)
     if lesson.video_id is None:
         raise NotFound("This lesson has no video")
     expires = int(platform.clock.timestamp()) + VIDEO_URL_TTL_SECONDS

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from studyhall.content import practice, service
 from studyhall.content.schemas import LessonSummaryOut, SearchHitOut, VideoUrlOut
 from studyhall.exams.answers import InvalidAnswer
+from studyhall.payments.access import PaymentRequired
 from studyhall.platform.auth import Actor
 from studyhall.platform.errors import DomainError, NotFound
 from studyhall.platform.http import DbSession, MaybeActor, Runtime
@@ -31,6 +32,7 @@ from studyhall.platform.runtime import Platform
 from studyhall.questions.render import StudentQuestion
 from studyhall.web.bank_pages import KIND_LABELS as QUESTION_KIND_LABELS
 from studyhall.web.pages import not_found, render, request_target, sign_in_first
+from studyhall.web.payment_pages import buy_prompt
 
 PAGE_SIZE = 12
 SEARCH_MAX_CHARS = 500  # as the search API allows
@@ -126,7 +128,7 @@ def _neighbours(lessons: list[LessonSummaryOut], lesson_id: uuid.UUID) -> Lesson
 async def _lesson_context(
     db: AsyncSession, platform: Platform, actor: Actor, lesson_id: uuid.UUID
 ) -> dict[str, Any]:
-    lesson = await service.lesson_detail(db, actor, lesson_id)
+    lesson = await service.lesson_detail(db, platform, actor, lesson_id)
     course = await service.course_detail(db, actor, lesson.course_id)
     video: VideoUrlOut | None = None
     if lesson.video_id is not None:
@@ -158,6 +160,8 @@ async def lesson_page(
         context = await _lesson_context(db, platform, optional_actor, lesson_id)
     except NotFound as error:
         return not_found(optional_actor, error.detail)
+    except PaymentRequired as needed:
+        return buy_prompt(optional_actor, needed, request_target(request))
     return render("catalog/lesson.html", optional_actor, **context)
 
 

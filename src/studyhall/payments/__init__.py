@@ -1,0 +1,1 @@
+"""Payments: products, checkout through a gateway, signed webhooks applied once, entitlements."""

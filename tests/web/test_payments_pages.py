@@ -1,0 +1,132 @@
+"""A student buys a course through the sandbox checkout page and opens its gated lesson.
+
+The server is a real ``studyhall serve`` (embedded, so its job worker runs inside it):
+the sandbox emits the signed webhook through a job, the webhook stores it, another job
+grants the course, and the return page notices by polling. This module runs its own
+server, because the suite's shared one has no admin (products are an admin's)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.processes import processes, studyhall
+from tests.web.conftest import SECRET_KEY, Account, sign_in
+
+ADMIN = Account("ida@example.org", "payments-admin-pass-1", "Ida Admin", "admin")
+BUYER = Account("bea@example.org", "payments-buyer-pass-1", "Bea Buyer", "student")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """This module's own embedded server, with an admin and a student made by the CLI."""
+    data_dir = tmp_path_factory.mktemp("payments-server")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("STUDYHALL_")}
+    env |= {
+        "STUDYHALL_DATA_DIR": str(data_dir),
+        "STUDYHALL_SECRET_KEY": SECRET_KEY,
+        "STUDYHALL_PASSWORD_HASH_PROFILE": "fast",
+        "STUDYHALL_ACCESS_LOG": "false",
+    }
+    with processes(env) as group:
+        subprocess.run(studyhall("migrate"), env=group.env, check=True, capture_output=True)
+        for account in (ADMIN, BUYER):
+            subprocess.run(
+                studyhall(
+                    "user",
+                    "create",
+                    account.email,
+                    "--password",
+                    account.password,
+                    "--role",
+                    account.role,
+                    "--name",
+                    account.name,
+                ),
+                env=group.env,
+                check=True,
+                capture_output=True,
+            )
+        yield group.serve(data_dir / "server.log")
+
+
+@pytest.fixture(scope="module")
+def premium(server: str) -> dict[str, str]:
+    """A published course with one lesson, sold for 12.50 EUR."""
+    word = f"tide{uuid.uuid4().hex[:6]}"
+    with httpx.Client(base_url=server, timeout=30) as http:
+        token = http.post(
+            "/api/v1/auth/token", json={"email": ADMIN.email, "password": ADMIN.password}
+        )
+        http.headers["Authorization"] = f"Bearer {token.json()['accessToken']}"
+        course = http.post("/api/v1/courses", json={"title": "Tides", "published": True}).json()
+        lesson = http.post(
+            f"/api/v1/courses/{course['id']}/lessons",
+            json={"title": "Spring tides", "body": f"The moon and the sun line up ({word})."},
+        ).json()
+        product = http.post(
+            "/api/v1/products",
+            json={
+                "kind": "course",
+                "title": "Tides, the full course",
+                "priceMinor": 1250,
+                "currency": "eur",
+                "courseId": course["id"],
+            },
+        )
+        assert product.status_code == 201, product.text
+    return {"course": course["id"], "lesson": lesson["id"], "word": word}
+
+
+def test_a_student_buys_a_course_and_opens_its_lesson(
+    page: Page, server: str, premium: dict[str, str]
+) -> None:
+    lesson = f"/lessons/{premium['lesson']}"
+    sign_in(page, server, BUYER, then=lesson)
+    expect(page.get_by_role("heading", name="This is premium content")).to_be_visible()
+    expect(page.get_by_text(premium["word"])).to_have_count(0)
+
+    page.get_by_role("link", name="Tides, the full course").click()
+    expect(page.locator("#product-price")).to_have_text("12.50 EUR")
+    page.get_by_role("button", name="Buy for 12.50 EUR").click()
+
+    expect(page.get_by_role("heading", name="Pay 12.50 EUR")).to_be_visible()
+    page.get_by_label("Late (two minutes)").focus()  # the switches are keyboard-reachable
+    page.get_by_role("button", name="Pay", exact=True).click()
+
+    expect(page).to_have_url(f"{server}/payments/return?checkout=" + page.url.split("=")[-1])
+    expect(page.get_by_role("status")).to_contain_text("it is yours")
+    page.get_by_role("link", name="Open it now").click()
+    expect(page).to_have_url(f"{server}/courses/{premium['course']}")
+    page.goto(lesson)
+    expect(page.get_by_text(premium["word"])).to_be_visible()
+
+    page.goto("/purchases")
+    row = page.get_by_role("row", name="Tides, the full course")
+    expect(row).to_contain_text("Paid")
+    row.get_by_role("link", name="Receipt").click()
+    expect(page.locator("#order-state")).to_have_text("Paid")
+    expect(page.get_by_role("list", name="State history")).to_contain_text("Waiting for payment")
+
+    # The admin finds the order among the paid ones, with its history and a Refund button.
+    browser = page.context.browser
+    assert browser is not None
+    admin_context = browser.new_context(base_url=server)
+    try:
+        admin = admin_context.new_page()
+        sign_in(admin, server, ADMIN, then="/admin/orders")
+        admin.get_by_label("State").select_option("paid")
+        admin.get_by_role("button", name="Filter").click()
+        expect(admin.get_by_role("cell", name="Tides, the full course")).to_have_count(1)
+        expect(admin.get_by_role("cell", name=BUYER.email)).to_have_count(1)
+        admin.get_by_role("row").nth(1).get_by_role("link").click()
+        expect(admin.get_by_role("list", name="State history")).to_contain_text("Paid")
+        expect(admin.get_by_role("button", name="Refund 12.50 EUR")).to_be_visible()
+    finally:
+        admin_context.close()
