@@ -12,6 +12,7 @@ import httpx
 from sqlalchemy import func, select
 
 from studyhall.exams.models import ExamResult
+from studyhall.platform.auth import Role
 from studyhall.platform.runtime import Platform
 from tests.exams.test_sessions import _by_text, _choice_index, _exam, _save, _start, _submit
 from tests.exams.test_start_path import _statements
@@ -61,3 +62,35 @@ async def test_a_burst_of_submits_scores_each_session_once_with_its_own_answers(
     assert set(per_session.values()) == {1}
     again = await _submit(client, students[1], sessions[1]["sessionId"])
     assert again.json() == responses[2].json()
+
+
+async def test_a_bundle_gates_new_attempts_until_the_student_holds_it(
+    client: httpx.AsyncClient, platform: Platform, teacher: Person
+) -> None:
+    """Starts of a bundled exam arriving together: the student without the bundle gets
+    402 with the bundle to buy, the one holding it starts."""
+    exam_id = await _exam(client, teacher)
+    admin = await make_person(platform, Role.ADMIN)
+    body = {
+        "kind": "bundle",
+        "title": "Mock tests",
+        "priceMinor": 900,
+        "currency": "EUR",
+        "examIds": [exam_id],
+    }
+    bundle = await client.post("/api/v1/products", json=body, headers=admin.headers)
+    assert bundle.status_code == 201, bundle.text
+    buyer, browser = await make_person(platform), await make_person(platform)
+    grant = {"userId": str(buyer.id), "productId": bundle.json()["id"], "note": "scholarship"}
+    granted = await client.post("/api/v1/entitlements", json=grant, headers=admin.headers)
+    assert granted.status_code == 201, granted.text
+
+    bought, refused = await asyncio.gather(
+        client.post(f"/api/v1/exams/{exam_id}/sessions", headers=buyer.headers),
+        client.post(f"/api/v1/exams/{exam_id}/sessions", headers=browser.headers),
+    )
+
+    assert bought.status_code == 201, bought.text
+    assert refused.status_code == 402, refused.text
+    assert refused.json()["code"] == "entitlement_required"
+    assert [p["id"] for p in refused.json()["products"]] == [bundle.json()["id"]]

@@ -56,6 +56,7 @@ from studyhall.identity.service import (
 )
 from studyhall.leaderboards import boards as leaderboards
 from studyhall.leaderboards import standings
+from studyhall.payments.access import require_access
 from studyhall.platform.auth import Actor, ensure_owner_or_admin, require_staff
 from studyhall.platform.errors import (
     Conflict,
@@ -506,6 +507,12 @@ def _new_session(
     )
 
 
+async def _gate(session: AsyncSession, platform: Platform, actor: Actor, exam: Exam) -> None:
+    """A new attempt of a paid exam needs an entitlement (402 with what to buy); an
+    attempt already running stays open to its student."""
+    await require_access(session, platform, actor, exam_id=exam.id, product_id=exam.product_id)
+
+
 def _may_take(exam: Exam, actor: Actor, members: set[uuid.UUID]) -> bool:
     """``members``: the exam's cohort members among those asking (when it has a cohort)."""
     return exam.cohort_id is None or actor.is_staff or actor.user_id in members
@@ -527,6 +534,7 @@ async def start_session(
         return await _session_out(session, platform, running), False
     if running is not None:
         await submit_expired(session, platform, running.id)
+    await _gate(session, platform, actor, exam)
     if len(previous) >= exam.attempts_allowed:
         raise NoAttemptsLeft(f"{exam.attempts_allowed} attempt(s) allowed")
     window = _window(exam, await repository.override_for(session, exam.id, actor.user_id), now)
@@ -607,6 +615,7 @@ async def start_many(
             outcomes[index] = NotInCohort()
             continue
         try:
+            await _gate(session, platform, actor, exam)
             window = _window(exam, overrides.get(actor.user_id), now)
         except DomainError as refused:
             outcomes[index] = refused
