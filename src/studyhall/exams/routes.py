@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.di import Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 
@@ -27,16 +28,25 @@ from studyhall.exams.schemas import (
     SessionOut,
     SubmitOut,
 )
-from studyhall.identity.dependencies import provide_actor, provide_optional_actor
+from studyhall.identity import service as identity_service
+from studyhall.identity.dependencies import bearer_token, provide_actor, provide_optional_actor
 from studyhall.platform.auth import Actor
 from studyhall.platform.http import CurrentActor, DbSession, Runtime, client_ip
+from studyhall.platform.logging import bind_user
 
 ANSWER_MAX_BYTES = 256 * 1024
 
 
 async def provide_actor_briefly(request: Request[Any, Any, Any], platform: Runtime) -> Actor:
-    """The caller, looked up in a database session closed before the handler runs: a save
-    waits for the group commit, and must not hold a pooled connection while it does."""
+    """The caller, from the hot store when it has them, else looked up in a database
+    session closed before the handler runs: a save or a batched start or submit waits
+    for a group commit, and must not hold a pooled connection while it does."""
+    token = bearer_token(request)
+    if token is not None:
+        cached = await identity_service.cached_bearer_actor(platform, token)
+        if cached is not None:
+            bind_user(cached.user_id)
+            return cached
     async with platform.sessions() as db:
         actor = await provide_optional_actor(request, db, platform)
     return await provide_actor(actor)
@@ -100,6 +110,7 @@ class ExamsController(Controller):
     @post(
         "/{exam_id:uuid}/sessions",
         status_code=HTTP_201_CREATED,
+        responses={200: ResponseSpec(SessionOut, description="The attempt still running")},
         dependencies={"actor": Provide(provide_actor_briefly)},
     )
     async def start(
@@ -171,6 +182,7 @@ class SessionsController(Controller):
     @post(
         "/{session_id:uuid}/submit",
         status_code=HTTP_200_OK,
+        responses={202: ResponseSpec(SubmitOut, description="Scoring: answers wait for grading")},
         dependencies={"actor": Provide(provide_actor_briefly)},
     )
     async def submit(

@@ -78,10 +78,16 @@ async def remember_user(platform: Platform, user: User) -> CachedUser:
     return cached
 
 
-async def user(session: AsyncSession, platform: Platform, user_id: uuid.UUID) -> CachedUser | None:
+async def cached_user(platform: Platform, user_id: uuid.UUID) -> CachedUser | None:
+    """The user as the hot store has it; None when not cached (or unreachable)."""
     raw = await _quietly(platform.hot.get(_user_key(user_id)))
-    if raw is not None:
-        return _user_decoder.decode(raw)
+    return None if raw is None else _user_decoder.decode(raw)
+
+
+async def user(session: AsyncSession, platform: Platform, user_id: uuid.UUID) -> CachedUser | None:
+    cached = await cached_user(platform, user_id)
+    if cached is not None:
+        return cached
     found = await repository.user_by_id(session, user_id)
     return None if found is None else await remember_user(platform, found)
 

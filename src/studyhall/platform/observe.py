@@ -13,6 +13,7 @@ import uuid
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import Counter, Histogram
 
 from studyhall.platform.logging import request_id_var, user_id_var
 from studyhall.platform.metrics import HTTP_IN_FLIGHT, HTTP_LATENCY, HTTP_REQUESTS
@@ -33,6 +34,21 @@ class ObservedApp:
     def __init__(self, app: ASGIApp, *, access_log: bool) -> None:
         self.app = app
         self.access_log = access_log
+        # Labelled children, looked up once: ``labels()`` takes a lock and builds a key on
+        # every call, a measurable share of a request as cheap as an answer save.
+        self._counters: dict[tuple[str, str, int], Counter] = {}
+        self._timers: dict[tuple[str, str], Histogram] = {}
+
+    def _record(self, method: str, route: str, status: int, elapsed: float) -> None:
+        counter = self._counters.get((method, route, status))
+        if counter is None:
+            counter = HTTP_REQUESTS.labels(method, route, str(status))
+            self._counters[(method, route, status)] = counter
+        counter.inc()
+        timer = self._timers.get((method, route))
+        if timer is None:
+            timer = self._timers[(method, route)] = HTTP_LATENCY.labels(method, route)
+        timer.observe(elapsed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -61,8 +77,7 @@ class ObservedApp:
             HTTP_IN_FLIGHT.dec()
             elapsed = time.perf_counter() - started
             route = scope.get("path_template") or "unmatched"
-            HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            HTTP_LATENCY.labels(method, route).observe(elapsed)
+            self._record(method, route, status, elapsed)
             if self.access_log:
                 access_logger.info(
                     "%s %s %s",
