@@ -255,6 +255,21 @@ async def _each(count: int, work: Callable[[int], Any]) -> list[Any]:
     return list(await asyncio.gather(*(one(index) for index in range(count))))
 
 
+async def _warm(server: Server, paths: list[tuple[str, str]]) -> None:
+    """Each (path, token) read once, untimed: what a student's browser does just before
+    the burst (the lobby before a start, the exam page before a submit). Tokens are
+    minted here, so without it each student's first request would be the timed one and
+    pay the user lookup that a real session paid long before."""
+    async with httpx.AsyncClient(base_url=server.base, timeout=60) as client:
+
+        async def read(index: int) -> None:
+            path, token = paths[index]
+            answer = await client.get(path, headers=_bearer(token))
+            answer.raise_for_status()
+
+        await _each(len(paths), read)
+
+
 async def _insert_sessions(
     server: Server, template: uuid.UUID, users: list[tuple[uuid.UUID, str]]
 ) -> None:
@@ -450,6 +465,7 @@ def run(server: Server, sizes: Sizes, ceiling: Result) -> ExamFigures:
     students = asyncio.run(_users(server, 2 * count, "student"))
     starters, submitters = students[:count], students[count:]
 
+    asyncio.run(_warm(server, [(f"/api/v1/exams/{exam_id}/attempts", t) for _, t in starters]))
     started = _burst(server, _starts(exam_id, starters), count)
     print(_line(server, f"start burst of {count}", started))
     seats = asyncio.run(_seats(server, starters))
@@ -473,6 +489,7 @@ def run(server: Server, sizes: Sizes, ceiling: Result) -> ExamFigures:
     asyncio.run(_insert_sessions(server, template, submitters))
     submit_seats = asyncio.run(_seats(server, submitters))
     asyncio.run(_fill_answers(server, submit_seats, questions))
+    asyncio.run(_warm(server, [(f"/api/v1/sessions/{sid}", t) for sid, t in submit_seats]))
     submitted = _burst(server, _submits(submit_seats), count)
     print(_line(server, f"submit burst of {count}", submitted))
     check = asyncio.run(_check_submits(server, submit_seats))
