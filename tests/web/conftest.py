@@ -44,7 +44,10 @@ STUDENT = Account("grace@example.org", "first-actual-bug-1947", "Grace Hopper", 
 PASSWORD_CHANGER = Account(
     "margaret@example.org", "apollo-guidance-1969", "Margaret Hamilton", "student"
 )
-CLI_ACCOUNTS = (TEACHER, STUDENT, PASSWORD_CHANGER)
+# The payments test: products are an admin's, and the buyer's purchases are her own.
+ADMIN = Account("ida@example.org", "payments-admin-pass-1", "Ida Admin", "admin")
+BUYER = Account("bea@example.org", "payments-buyer-pass-1", "Bea Buyer", "student")
+CLI_ACCOUNTS = (TEACHER, STUDENT, PASSWORD_CHANGER, ADMIN, BUYER)
 
 
 @pytest.fixture(scope="session")

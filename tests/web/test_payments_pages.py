@@ -2,58 +2,18 @@
 
 The server is a real ``studyhall serve`` (embedded, so its job worker runs inside it):
 the sandbox emits the signed webhook through a job, the webhook stores it, another job
-grants the course, and the return page notices by polling. This module runs its own
-server, because the suite's shared one has no admin (products are an admin's)."""
+grants the course, and the return page notices by polling. Products are an admin's:
+the shared server has one (``ADMIN``) and a buyer (``BUYER``) made by the CLI."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.processes import processes, studyhall
-from tests.web.conftest import SECRET_KEY, Account, sign_in
-
-ADMIN = Account("ida@example.org", "payments-admin-pass-1", "Ida Admin", "admin")
-BUYER = Account("bea@example.org", "payments-buyer-pass-1", "Bea Buyer", "student")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """This module's own embedded server, with an admin and a student made by the CLI."""
-    data_dir = tmp_path_factory.mktemp("payments-server")
-    env = {key: value for key, value in os.environ.items() if not key.startswith("STUDYHALL_")}
-    env |= {
-        "STUDYHALL_DATA_DIR": str(data_dir),
-        "STUDYHALL_SECRET_KEY": SECRET_KEY,
-        "STUDYHALL_PASSWORD_HASH_PROFILE": "fast",
-        "STUDYHALL_ACCESS_LOG": "false",
-    }
-    with processes(env) as group:
-        subprocess.run(studyhall("migrate"), env=group.env, check=True, capture_output=True)
-        for account in (ADMIN, BUYER):
-            subprocess.run(
-                studyhall(
-                    "user",
-                    "create",
-                    account.email,
-                    "--password",
-                    account.password,
-                    "--role",
-                    account.role,
-                    "--name",
-                    account.name,
-                ),
-                env=group.env,
-                check=True,
-                capture_output=True,
-            )
-        yield group.serve(data_dir / "server.log")
+from tests.web.conftest import ADMIN, BUYER, sign_in
 
 
 @pytest.fixture(scope="module")
