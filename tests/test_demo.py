@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 from sqlalchemy import func, select
 
 from studyhall.demo import seed_demo
@@ -10,6 +11,8 @@ from studyhall.exams.demo import MOCK_TITLE, PRACTICE_TITLE
 from studyhall.exams.models import Exam
 from studyhall.identity.models import CohortMember, User
 from studyhall.identity.service import actor_for
+from studyhall.live.demo import QUIZ_TITLE
+from studyhall.platform.auth import issue_access_token
 from studyhall.platform.runtime import Platform
 from studyhall.questions.models import Question, QuestionVersion
 
@@ -61,3 +64,26 @@ async def test_demo_exams_start_for_a_demo_student(platform: Platform) -> None:
     assert len(started.questions) == 10
     practice = next(exam for exam in exams if exam.title == PRACTICE_TITLE)
     assert practice.pause_budget_seconds == 600
+
+
+async def test_the_demo_teacher_can_host_the_demo_quiz(
+    client: httpx.AsyncClient, platform: Platform
+) -> None:
+    """One demo quiz however often the demo is seeded, ready to host as a game."""
+    await seed_demo(platform)
+    await seed_demo(platform)
+    async with platform.sessions() as session:
+        teacher = await session.scalar(select(User).where(User.role == "teacher").limit(1))
+    assert teacher is not None
+    token = issue_access_token(
+        secret=platform.settings.secret_key,
+        clock=platform.clock,
+        user_id=teacher.id,
+        generation=teacher.token_generation,
+        ttl_seconds=600,
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    quizzes = (await client.get("/api/v1/quizzes", headers=headers)).json()
+    assert [quiz["title"] for quiz in quizzes] == [QUIZ_TITLE]
+    game = await client.post(f"/api/v1/quizzes/{quizzes[0]['id']}/games", headers=headers)
+    assert game.status_code == 201, game.text

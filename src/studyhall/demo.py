@@ -42,9 +42,10 @@ def seeders() -> list[Seeder]:
     from studyhall.content.demo import seed_content
     from studyhall.exams.demo import seed_exams
     from studyhall.identity.demo import seed_identity
+    from studyhall.live.demo import seed_live
     from studyhall.questions.demo import seed_questions
 
-    return [seed_identity, seed_questions, seed_content, seed_exams]
+    return [seed_identity, seed_questions, seed_content, seed_exams, seed_live]
 
 
 async def seed_demo(platform: Platform) -> list[DemoLogin]:
