@@ -1,4 +1,5 @@
-"""A student buys a course through the sandbox checkout page and opens its gated lesson.
+"""A student buys a course through the sandbox checkout page and opens its gated lesson;
+another buys the bundle of a gated exam and starts it.
 
 The server is a real ``studyhall serve`` (embedded, so its job worker runs inside it):
 the sandbox emits the signed webhook through a job, the webhook stores it, another job
@@ -7,13 +8,14 @@ the shared server has one (``ADMIN``) and a buyer (``BUYER``) made by the CLI.""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.web.conftest import ADMIN, BUYER, sign_in
+from tests.web.conftest import ADMIN, BUYER, STUDENT, sign_in
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +92,63 @@ def test_a_student_buys_a_course_and_opens_its_lesson(
         expect(admin.get_by_role("button", name="Refund 12.50 EUR")).to_be_visible()
     finally:
         admin_context.close()
+
+
+@pytest.fixture(scope="module")
+def bundled_exam(server: str) -> str:
+    """A two-question exam sold only in a bundle of mock tests (9.00 EUR)."""
+    gift = "::Sky:: The sky is blue. {T}\n\n::Sea:: The sea is dry. {F}"
+    with httpx.Client(base_url=server, timeout=30) as http:
+        token = http.post(
+            "/api/v1/auth/token", json={"email": ADMIN.email, "password": ADMIN.password}
+        )
+        http.headers["Authorization"] = f"Bearer {token.json()['accessToken']}"
+        bank = http.post("/api/v1/banks", json={"name": "Bundle bank"}).json()
+        imported = http.post(
+            f"/api/v1/banks/{bank['id']}/import?format=gift",
+            content=gift.encode(),
+            headers={"content-type": "text/plain"},
+        )
+        assert imported.json()["imported"] == 2, imported.text
+        questions = http.get(f"/api/v1/banks/{bank['id']}/questions").json()
+        exam = http.post(
+            "/api/v1/exams",
+            json={
+                "title": "Bundled mock test",
+                "durationSeconds": 600,
+                "questionIds": [question["id"] for question in questions],
+            },
+        ).json()
+        bundle = http.post(
+            "/api/v1/products",
+            json={
+                "kind": "bundle",
+                "title": "Mock test bundle",
+                "priceMinor": 900,
+                "currency": "eur",
+                "examIds": [exam["id"]],
+            },
+        )
+        assert bundle.status_code == 201, bundle.text
+    return str(exam["id"])
+
+
+def test_a_student_buys_the_bundle_of_a_gated_exam_and_starts_it(
+    page: Page, server: str, bundled_exam: str
+) -> None:
+    sign_in(page, server, STUDENT, then=f"/exams/{bundled_exam}")
+    offer = page.locator("#buy-to-start")
+    expect(offer).to_contain_text("premium content")
+    expect(page.get_by_role("button", name="Start the exam")).to_have_count(0)
+
+    offer.get_by_role("link", name="Mock test bundle").click()
+    page.get_by_role("button", name="Buy for 9.00 EUR").click()
+    expect(page.get_by_role("heading", name="Pay 9.00 EUR")).to_be_visible()
+    page.get_by_role("button", name="Pay", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("it is yours")
+    page.get_by_role("link", name="Open it now").click()
+
+    expect(page).to_have_url(f"{server}/exams/{bundled_exam}")
+    page.get_by_role("button", name="Start the exam").click()
+    expect(page).to_have_url(re.compile(rf"{re.escape(server)}/sessions/[0-9a-f-]+$"))
+    expect(page.get_by_role("button", name="Submit the exam")).to_be_visible()

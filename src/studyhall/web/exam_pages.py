@@ -34,6 +34,7 @@ from studyhall.exams.schemas import (
     SessionOut,
 )
 from studyhall.identity import service as identity_service
+from studyhall.payments.access import PaymentRequired, products_to_buy
 from studyhall.platform.auth import Actor
 from studyhall.platform.errors import DomainError, NotFound
 from studyhall.platform.http import DbSession, MaybeActor, Runtime
@@ -41,6 +42,7 @@ from studyhall.questions import service as question_service
 from studyhall.questions.render import Option, StudentQuestion, to_html
 from studyhall.web.bank_pages import KIND_LABELS, FormProblem, first_words
 from studyhall.web.pages import not_found, refuse, render, request_target
+from studyhall.web.payment_pages import buy_prompt
 
 OPEN = ("ACTIVE", "PAUSED")
 # Questions listed per bank in the setup form (an exam takes at most 500).
@@ -119,6 +121,9 @@ async def _lobby(
 ) -> Template:
     exam = await service.exam_detail(db, actor, exam_id)
     attempts = await service.my_attempts(db, platform, actor, exam_id)
+    to_buy = await products_to_buy(
+        db, platform, actor, exam_id=exam.id, product_id=exam.product_id
+    )
     return render(
         "exams/lobby.html",
         actor,
@@ -127,6 +132,7 @@ async def _lobby(
         attempts=attempts,
         instructions=to_html(exam.instructions, "plain") if exam.instructions.strip() else "",
         blocked=BLOCKED_MESSAGES.get(attempts.blocked_by or ""),
+        to_buy=to_buy,
         attempt_policy=ATTEMPT_POLICIES.get(exam.attempt_policy, exam.attempt_policy),
         duration=duration_text,
         **context,
@@ -162,6 +168,8 @@ async def exam_start(
         started, _ = await service.start_session(db, platform, actor, exam_id)
     except NotFound as error:
         return not_found(actor, error.detail)
+    except PaymentRequired as needed:
+        return buy_prompt(actor, needed, f"/exams/{exam_id}")
     except DomainError as error:
         await db.rollback()
         return await _lobby(db, platform, actor, exam_id, error.status, error=error.detail)
