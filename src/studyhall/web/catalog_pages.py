@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from studyhall.content import practice, service
 from studyhall.content.schemas import LessonSummaryOut, SearchHitOut, VideoUrlOut
 from studyhall.exams.answers import InvalidAnswer
-from studyhall.payments.access import PaymentRequired
+from studyhall.payments.access import PaymentRequired, products_to_buy
 from studyhall.platform.auth import Actor
 from studyhall.platform.errors import DomainError, NotFound
 from studyhall.platform.http import DbSession, MaybeActor, Runtime
@@ -98,13 +98,14 @@ async def catalog(
 
 @get("/courses/{course_id:uuid}", name="course")
 async def course_page(
-    course_id: FromPath[uuid.UUID], db: DbSession, optional_actor: MaybeActor
+    course_id: FromPath[uuid.UUID], db: DbSession, platform: Runtime, optional_actor: MaybeActor
 ) -> Template:
     try:
         course = await service.course_detail(db, optional_actor, course_id)
     except NotFound as error:
         return not_found(optional_actor, error.detail)
-    return render("catalog/course.html", optional_actor, course=course)
+    to_buy = await products_to_buy(db, platform, optional_actor, course_id=course.id)
+    return render("catalog/course.html", optional_actor, course=course, to_buy=to_buy)
 
 
 @dataclass(frozen=True)
