@@ -37,7 +37,7 @@ from studyhall.live.engine import LiveEngine
 from studyhall.payments import routes as payment_routes
 from studyhall.payments import tasks as payment_tasks
 from studyhall.payments.webhooks import schedule_reconcile
-from studyhall.platform import health, idempotency
+from studyhall.platform import health, housekeeping
 from studyhall.platform.clock import Clock
 from studyhall.platform.csrf import SessionCsrfMiddleware, csrf_config
 from studyhall.platform.errors import EXCEPTION_HANDLERS
@@ -67,7 +67,7 @@ def job_registry(platform: Platform) -> JobRegistry:
     """Every domain's jobs, in one registry the worker serves."""
     registry = JobRegistry()
     identity_tasks.register_jobs(registry)
-    idempotency.register_jobs(registry)
+    housekeeping.register_jobs(registry)
     exam_tasks.register_jobs(registry, platform)
     payment_tasks.register_jobs(registry, platform)
     return registry
@@ -93,7 +93,7 @@ def create_litestar(settings: Settings, *, clock: Clock | None = None) -> Litest
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         platform = await Platform.start(settings, clock=clock)
         app.state.platform = platform
-        await idempotency.schedule_pruning(platform.sessions, platform.clock)
+        await housekeeping.schedule(platform.sessions, platform.clock)
         app.state.answer_journal = journal = AnswerJournal(platform.engine)
         app.state.signal_buffer = signals = SignalBuffer(platform.engine)
         app.state.exam_sessions = exam_sessions = ExamSessions(platform)

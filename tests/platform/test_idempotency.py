@@ -21,13 +21,13 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, s
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from studyhall.config import Settings
-from studyhall.platform import idempotency
+from studyhall.platform import housekeeping
 from studyhall.platform.clock import FakeClock
 from studyhall.platform.db import create_engine, create_session_factory
 from studyhall.platform.errors import EXCEPTION_HANDLERS
+from studyhall.platform.housekeeping import PRUNE_JOB
 from studyhall.platform.idempotency import (
     DEFAULT_LEASE,
-    PRUNE_JOB,
     RETENTION,
     Claim,
     IdempotencyInFlight,
@@ -238,7 +238,7 @@ async def test_the_prune_job_runs_hourly_from_app_start(
         ("done", started + timedelta(hours=1)),
         ("queued", clock.now() + timedelta(hours=1)),
     ]
-    await idempotency.schedule_pruning(platform.sessions, clock)  # another app starts
+    await housekeeping.schedule(platform.sessions, clock)  # another app starts
     assert len(await _prune_jobs(platform)) == 2, "one prune per hour, whoever asks"
 
 

@@ -35,6 +35,7 @@ from studyhall.platform.jobs import (
     QueueStats,
     Worker,
     enqueue,
+    prune_done,
     queue_stats,
 )
 from studyhall.platform.models import Job
@@ -219,6 +220,28 @@ async def test_dedupe_key_makes_a_second_enqueue_a_no_op(jobs: Harness) -> None:
     assert (same_transaction, later) == (None, None)
     worker = jobs.worker()
     assert [await worker.run_once() for _ in range(3)] == [True, True, False]
+
+
+async def test_prune_deletes_only_jobs_done_before_the_cutoff_in_batches(jobs: Harness) -> None:
+    worker = jobs.worker()
+    old = [await jobs.enqueue() for _ in range(3)]
+    assert [await worker.run_once() for _ in old] == [True] * 3
+    jobs.clock.advance(60)
+    cutoff = jobs.clock.now()
+    recent = await jobs.enqueue()
+    assert await worker.run_once()
+    failing = await jobs.enqueue(FAILING_JOB, max_attempts=1)
+    assert await worker.run_once()
+    assert (await jobs.job(failing)).state == "failed"
+    waiting = await jobs.enqueue()
+    jobs.clock.advance(3600)
+
+    async with jobs.db.sessions() as session, session.begin():
+        assert await prune_done(session, cutoff, limit=2) == 2
+        assert await prune_done(session, cutoff, limit=2) == 1
+        assert await prune_done(session, cutoff, limit=2) == 0
+        left = set((await session.execute(select(Job.id))).scalars())
+    assert left == {recent, waiting, failing}, "recent, queued and failed jobs stay"
 
 
 async def test_delayed_job_is_not_claimed_before_its_time(jobs: Harness) -> None:

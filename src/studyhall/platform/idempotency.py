@@ -56,8 +56,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
-from studyhall.platform import jobs
-from studyhall.platform.clock import Clock
 from studyhall.platform.errors import Conflict, DomainError
 from studyhall.platform.models import IdempotencyKey
 
@@ -71,8 +69,6 @@ RETENTION = timedelta(hours=24)
 DEFAULT_LEASE = timedelta(seconds=60)
 """How long a claim holds its key; past it, the claiming process is presumed dead."""
 IN_FLIGHT_RETRY_AFTER_SECONDS = 1
-PRUNE_JOB = "platform.idempotency.prune"
-PRUNE_INTERVAL = timedelta(hours=1)
 PRUNE_BATCH = 5000
 _IN_FLIGHT = "in_flight"
 _DONE = "done"
@@ -227,43 +223,6 @@ async def prune_expired(session: AsyncSession, now: datetime, *, limit: int = PR
     )
     result = cast(CursorResult[Any], await session.execute(statement))
     return result.rowcount
-
-
-async def schedule_pruning(session_factory: async_sessionmaker[AsyncSession], clock: Clock) -> None:
-    """Queue the next prune (one per hour, however many processes ask). App start calls it;
-    it never raises, because an app must start while the database is away."""
-    try:
-        async with session_factory() as session, session.begin():
-            await _enqueue_next_prune(session, clock)
-    except Exception:
-        logger.warning("could not schedule idempotency key pruning", exc_info=True)
-
-
-def register_jobs(registry: jobs.JobRegistry) -> None:
-    registry.job(PRUNE_JOB)(_prune)
-
-
-async def _prune(ctx: jobs.JobContext, payload: dict[str, Any]) -> None:
-    """One batch; a full one means more are waiting, so the next run is due at once."""
-    if await prune_expired(ctx.session, ctx.clock.now()) < PRUNE_BATCH:
-        await _enqueue_next_prune(ctx.session, ctx.clock)
-    else:
-        await jobs.enqueue(
-            ctx.session, ctx.clock, PRUNE_JOB, {}, dedupe_key=f"{PRUNE_JOB}:after:{ctx.job_id}"
-        )
-
-
-async def _enqueue_next_prune(session: AsyncSession, clock: Clock) -> None:
-    interval = PRUNE_INTERVAL.total_seconds()
-    slot = int((clock.now().timestamp() + interval) // interval)
-    await jobs.enqueue(
-        session,
-        clock,
-        PRUNE_JOB,
-        {},
-        dedupe_key=f"{PRUNE_JOB}:{slot}",
-        delay_seconds=interval,
-    )
 
 
 async def _insert_claim(

@@ -40,9 +40,9 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
-from sqlalchemy import and_, event, func, or_, select, update
+from sqlalchemy import CursorResult, and_, delete, event, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
@@ -158,6 +158,21 @@ async def _insert_jobs(
         insert(Job).on_conflict_do_nothing(index_elements=[Job.dedupe_key]).returning(Job.id)
     )
     return list((await session.execute(statement, rows)).scalars())
+
+
+PRUNE_BATCH = 5000
+
+
+async def prune_done(
+    session: AsyncSession, finished_before: datetime, *, limit: int = PRUNE_BATCH
+) -> int:
+    """Delete up to ``limit`` jobs done before ``finished_before``; how many. Their dedupe
+    keys are free again, which only matters for keys a caller could still reuse: none
+    that outlive a week (expiry, webhook and hourly jobs key on ids and times)."""
+    old = and_(Job.state == "done", Job.run_at < finished_before, Job.finished_at < finished_before)
+    batch = select(Job.id).where(old).limit(limit)
+    result = cast(CursorResult[Any], await session.execute(delete(Job).where(Job.id.in_(batch))))
+    return result.rowcount
 
 
 async def enqueue_many(
