@@ -11,8 +11,10 @@ import uuid
 import httpx
 from sqlalchemy import func, select
 
-from studyhall.exams.models import ExamResult
+from studyhall.app import build_worker
+from studyhall.exams.models import ExamResult, ExamSession
 from studyhall.platform.auth import Role
+from studyhall.platform.clock import FakeClock
 from studyhall.platform.runtime import Platform
 from tests.exams.test_sessions import _by_text, _choice_index, _exam, _save, _start, _submit
 from tests.exams.test_start_path import _statements
@@ -94,3 +96,39 @@ async def test_a_bundle_gates_new_attempts_until_the_student_holds_it(
     assert refused.status_code == 402, refused.text
     assert refused.json()["code"] == "entitlement_required"
     assert [p["id"] for p in refused.json()["products"]] == [bundle.json()["id"]]
+
+
+async def test_one_expiry_job_closes_every_session_that_timed_out_at_once(
+    client: httpx.AsyncClient, platform: Platform, clock: FakeClock, teacher: Person
+) -> None:
+    """At a scheduled exam's end most expiry jobs fall due together: the first to run
+    closes the others' sessions too (scored, or discarded where the exam says so), and
+    the rest find nothing left to do."""
+    scored_exam = await _exam(client, teacher)
+    discarded_exam = await _exam(client, teacher, onExpiry="discard")
+    started = []
+    for number in range(12):
+        student = await make_person(platform)
+        exam_id = scored_exam if number % 3 else discarded_exam
+        session = await _start(client, student, exam_id)
+        capital = _by_text(session, "capital of France")
+        choice = _choice_index(capital, "Paris")
+        assert (
+            await _save(client, student, session["sessionId"], capital["id"], choice)
+        ).is_success
+        started.append((exam_id, uuid.UUID(session["sessionId"])))
+    clock.advance(601)
+
+    assert await build_worker(platform).run_once()
+    async with platform.sessions() as db:
+        states = dict((await db.execute(select(ExamSession.id, ExamSession.status))).all())
+        results = dict((await db.execute(select(ExamResult.session_id, ExamResult.score))).all())
+    for exam_id, session_id in started:
+        if exam_id == scored_exam:
+            assert (states[session_id], results[session_id]) == ("SCORED", 1.0)
+        else:
+            assert states[session_id] == "DISCARDED"
+            assert session_id not in results
+    assert await build_worker(platform).run_once(), "the other jobs still run, as no-ops"
+    async with platform.sessions() as db:
+        assert await db.scalar(select(func.count()).select_from(ExamResult)) == 8

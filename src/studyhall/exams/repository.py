@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, cast
 
 import msgspec
-from sqlalchemy import Table, func, or_, select, text, update
+from sqlalchemy import Table, and_, case, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -353,24 +353,11 @@ async def session_states(
     return {row[0]: row[1] for row in (await connection.execute(query)).all()}
 
 
-async def close_session(
-    session: AsyncSession, session_id: uuid.UUID, *, status: str, now: datetime, by: str
-) -> bool:
-    """Move an open session to ``status``; True for the one caller that did it."""
-    statement = (
-        update(ExamSession)
-        .where(ExamSession.id == session_id, ExamSession.status.in_(OPEN_STATUSES))
-        .values(status=status, submitted_at=now, submitted_by=by)
-        .returning(ExamSession.id)
-        .execution_options(synchronize_session=False)
-    )
-    return (await session.execute(statement)).scalar_one_or_none() is not None
-
-
 async def close_sessions(
     session: AsyncSession, session_ids: Sequence[uuid.UUID], *, status: str, now: datetime, by: str
 ) -> set[uuid.UUID]:
-    """:func:`close_session` for many sessions in one statement: the ids this call closed."""
+    """Move the open ones of these sessions to ``status`` in one conditional UPDATE; the
+    ids this call moved. However many callers race, each session has one winner."""
     statement = (
         update(ExamSession)
         .where(ExamSession.id.in_(set(session_ids)), ExamSession.status.in_(OPEN_STATUSES))
@@ -409,12 +396,19 @@ async def result_for(session: AsyncSession, session_id: uuid.UUID) -> ExamResult
     return await session.get(ExamResult, session_id, populate_existing=True)
 
 
-async def overdue_sessions(session: AsyncSession, now: datetime, limit: int) -> Sequence[uuid.UUID]:
-    """ACTIVE sessions past their submit deadline (a safety net for lost expiry jobs)."""
+async def claim_overdue(
+    session: AsyncSession, own: uuid.UUID, now: datetime, limit: int
+) -> list[uuid.UUID]:
+    """``own`` and other ACTIVE sessions past their submit deadline (longest overdue
+    first), locked for this transaction; rows another transaction holds are skipped, so
+    expiry jobs running side by side never wait on each other (nor deadlock): each closes
+    what it locked, and a skipped row is closed by whoever holds it."""
+    overdue = and_(ExamSession.status == "ACTIVE", ExamSession.submit_by < now)
     query = (
         select(ExamSession.id)
-        .where(ExamSession.status == "ACTIVE", ExamSession.submit_by < now)
-        .order_by(ExamSession.submit_by)
+        .where(or_(ExamSession.id == own, overdue))
+        .order_by(case((ExamSession.id == own, 0), else_=1), ExamSession.submit_by)
         .limit(limit)
+        .with_for_update(skip_locked=True)
     )
-    return (await session.execute(query)).scalars().all()
+    return list((await session.execute(query)).scalars())

@@ -909,20 +909,14 @@ async def _close_and_score(
 ) -> tuple[bool, ExamResult | None]:
     """Submit the session once: ``(True, its result)`` for the caller that did it (no result
     when discarded), ``(False, None)`` for every other."""
+    discard: frozenset[uuid.UUID] = frozenset()
+    if by == "timeout" and (await _exam(session, exam_session.exam_id)).on_expiry == "discard":
+        discard = frozenset({exam_session.exam_id})
     now = platform.clock.now()
-    discard = (
-        by == "timeout" and (await _exam(session, exam_session.exam_id)).on_expiry == "discard"
-    )
-    versions = [] if discard else await _session_versions(session, exam_session)
-    status = "DISCARDED" if discard else "SCORED" if _scored_by_rule(versions) else "SCORING"
-    if not await repository.close_session(session, exam_session.id, status=status, now=now, by=by):
+    closed = await _close_many(session, platform, [exam_session], now, by=by, discard=discard)
+    if exam_session.id not in closed:
         return False, None
-    _closed(exam_session, status, now, by)
-    if discard:
-        await forget_snapshot(platform, exam_session.id)
-        return True, None
-    [result] = await _score_closed(session, platform, [(exam_session, versions)], now)
-    return True, result
+    return True, closed[exam_session.id]
 
 
 async def results_final(
@@ -983,31 +977,62 @@ async def submit_many(
         ):
             taken.add(session_id)
             chosen[index] = exam_session
-    if not chosen:
-        return outcomes
-    version_ids = {uuid.UUID(i["versionId"]) for s in chosen.values() for i in s.questions}
+    closed = await _close_many(session, platform, list(chosen.values()), now, by="student")
+    for index, exam_session in chosen.items():
+        if exam_session.id in closed:
+            outcomes[index] = _submit_out(exam_session, closed[exam_session.id])
+    return outcomes
+
+
+async def _close_many(
+    session: AsyncSession,
+    platform: Platform,
+    open_sessions: Sequence[ExamSession],
+    now: datetime,
+    *,
+    by: str,
+    discard: frozenset[uuid.UUID] = frozenset(),
+) -> dict[uuid.UUID, ExamResult | None]:
+    """Close many sessions at once, each only if still open: one conditional UPDATE per
+    outcome status, then one read of their answers and one INSERT of their results.
+    ``discard``: exams whose time-up sessions count for nothing. The sessions this call
+    closed, with their results (None when discarded)."""
+    if not open_sessions:
+        return {}
+    version_ids = {uuid.UUID(i["versionId"]) for s in open_sessions for i in s.questions}
     versions = await frozen_versions(session, list(version_ids))
     shown = {
-        index: [versions[uuid.UUID(item["versionId"])] for item in exam_session.questions]
-        for index, exam_session in chosen.items()
+        s.id: [versions[uuid.UUID(item["versionId"])] for item in s.questions]
+        for s in open_sessions
     }
-    by_status: dict[str, list[int]] = {}
-    for index in chosen:
-        status = "SCORED" if _scored_by_rule(shown[index]) else "SCORING"
-        by_status.setdefault(status, []).append(index)
-    done = []
-    for status, indices in by_status.items():
-        closed = await repository.close_sessions(
-            session, [chosen[i].id for i in indices], status=status, now=now, by="student"
+    by_status: dict[str, list[ExamSession]] = {}
+    for exam_session in open_sessions:
+        status = (
+            "DISCARDED"
+            if exam_session.exam_id in discard
+            else "SCORED"
+            if _scored_by_rule(shown[exam_session.id])
+            else "SCORING"
         )
-        for index in indices:
-            if chosen[index].id in closed:
-                _closed(chosen[index], status, now, "student")
-                done.append(index)
-    results = await _score_closed(session, platform, [(chosen[i], shown[i]) for i in done], now)
-    for index, result in zip(done, results, strict=True):
-        outcomes[index] = _submit_out(chosen[index], result)
-    return outcomes
+        by_status.setdefault(status, []).append(exam_session)
+    done: dict[uuid.UUID, ExamResult | None] = {}
+    scored = []
+    for status, group in by_status.items():
+        won = await repository.close_sessions(
+            session, [s.id for s in group], status=status, now=now, by=by
+        )
+        for exam_session in group:
+            if exam_session.id not in won:
+                continue
+            _closed(exam_session, status, now, by)
+            if status == "DISCARDED":
+                done[exam_session.id] = None
+                await forget_snapshot(platform, exam_session.id)
+            else:
+                scored.append(exam_session)
+    results = await _score_closed(session, platform, [(s, shown[s.id]) for s in scored], now)
+    done.update((result.session_id, result) for result in results)
+    return done
 
 
 async def submit_expired(session: AsyncSession, platform: Platform, session_id: uuid.UUID) -> None:
@@ -1018,6 +1043,20 @@ async def submit_expired(session: AsyncSession, platform: Platform, session_id: 
     if platform.clock.now() < exam_session.submit_by:
         return
     await _close_and_score(session, platform, exam_session, by="timeout")
+
+
+async def expire_many(
+    session: AsyncSession, platform: Platform, session_ids: Sequence[uuid.UUID]
+) -> int:
+    """:func:`submit_expired` for many sessions at once (the expiry job takes its own and
+    other overdue ones along): a burst of time-ups at one instant costs a few statements
+    per batch, not per session. How many this call closed."""
+    now = platform.clock.now()
+    found = await repository.sessions_by_ids(session, session_ids)
+    due = [s for s in found.values() if s.status == "ACTIVE" and now >= s.submit_by]
+    exams = {exam_id: await _exam(session, exam_id) for exam_id in {s.exam_id for s in due}}
+    discard = frozenset(exam.id for exam in exams.values() if exam.on_expiry == "discard")
+    return len(await _close_many(session, platform, due, now, by="timeout", discard=discard))
 
 
 def _review_policy(exam: Exam, now: datetime) -> ReviewPolicy:
