@@ -121,9 +121,7 @@ async def _lobby(
 ) -> Template:
     exam = await service.exam_detail(db, actor, exam_id)
     attempts = await service.my_attempts(db, platform, actor, exam_id)
-    to_buy = await products_to_buy(
-        db, platform, actor, exam_id=exam.id, product_id=exam.product_id
-    )
+    to_buy = await products_to_buy(db, platform, actor, exam_id=exam.id, product_id=exam.product_id)
     return render(
         "exams/lobby.html",
         actor,
