@@ -25,13 +25,13 @@ from pathlib import Path
 import httpx
 from tests.processes import REPO_ROOT, free_port, wait_until_healthy
 
-from bench import exams
+from bench import exams, live, payments
 from bench.imports import QUESTIONS, TARGET_SECONDS, import_once
 from bench.loadgen import Request, Result, fixed_rate, saturate
 from bench.servers import LOADGEN_CORE, Server, serve, start, stop, studyhall
 
 PASSWORD = "bench password"
-SECTIONS = ("request", "exams")
+SECTIONS = ("request", "exams", "live", "payments")
 
 
 @dataclass
@@ -190,7 +190,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="short measurements (smoke run)")
     parser.add_argument("--deployments", default="embedded,scaled")
-    parser.add_argument("--sections", default=",".join(SECTIONS), help="request, exams")
+    parser.add_argument("--sections", default=",".join(SECTIONS), help=", ".join(SECTIONS))
     parser.add_argument("--output", type=Path, default=REPO_ROOT / "docs" / "benchmarks.md")
     parser.add_argument(
         "--profile", type=Path, help="run the servers under cProfile, stats into this directory"
@@ -205,6 +205,8 @@ def main() -> None:
     rows: list[Row] = []
     imports: list[ImportRow] = []
     figures: list[exams.ExamFigures] = []
+    live_figures: list[live.LiveFigures] = []
+    storms: list[payments.StormFigures] = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         ceilings = _ceiling(workdir, seconds)
@@ -221,6 +223,18 @@ def main() -> None:
                     deployment, workdir, "exams", profile=args.profile, logs=args.logs
                 ) as server:
                     figures.append(exams.run(server, sizes, ceilings.put))
+            if "payments" in sections:
+                with serve(
+                    deployment, workdir, "payments", profile=args.profile, logs=args.logs
+                ) as server:
+                    storms.append(payments.run(server, workdir))
+            if "live" in sections:
+                with live.live_server(
+                    deployment, workdir, profile=args.profile, logs=args.logs
+                ) as server:
+                    live_figures.append(
+                        live.run_sizes(server, live.QUICK if args.quick else live.FULL)
+                    )
     if rows:
         _write_section(args.output, "request path", _report(rows, imports, seconds))
     if figures:
@@ -228,6 +242,11 @@ def main() -> None:
         _write_section(args.output, "exam start burst", exams.start_section(figures, header))
         _write_section(args.output, "exam saves", exams.saves_section(figures, header))
         _write_section(args.output, "exam submit burst", exams.submit_section(figures, header))
+    if live_figures:
+        header = _run_line() + (" Quick run: small sizes." if args.quick else "")
+        _write_section(args.output, "live quiz", live.section(live_figures, header))
+    if storms:
+        _write_section(args.output, "webhook storm", payments.section(storms, _run_line()))
     print(f"wrote {args.output}")
 
 

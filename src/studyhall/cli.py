@@ -310,5 +310,54 @@ def payments_reconcile() -> None:
     )
 
 
+@main.group()
+def loadtest() -> None:
+    """Load tests against a running server."""
+
+
+@loadtest.command("live")
+@click.option("--players", type=click.IntRange(min=1), required=True, help="WebSocket players.")
+@click.option("--host", "base", required=True, help="The server, e.g. http://127.0.0.1:8000.")
+@click.option("--questions", type=click.IntRange(min=1, max=50), default=3, show_default=True)
+@click.option("--token", default=None, help="A teacher's bearer token.")
+@click.option("--email", default=None, help="A teacher's email (with --password).")
+@click.option("--password", default=None)
+@click.option(
+    "--answer-window", type=float, default=1.0, show_default=True, help="Seconds to answer in."
+)
+@click.option("--join-rate", type=float, default=500.0, show_default=True, help="Joins per second.")
+def loadtest_live(
+    players: int,
+    base: str,
+    questions: int,
+    token: str | None,
+    email: str | None,
+    password: str | None,
+    answer_window: float,
+    join_rate: float,
+) -> None:
+    """Play one live game with N real WebSocket players; print join, answer-ack, question
+    fan-out and leaderboard-delivery latency percentiles. The server must allow N joins
+    from this machine (STUDYHALL_LIVE_JOIN_LIMIT_PER_IP)."""
+    from studyhall.live.loadtest import LoadConfig, LoadTestError, run
+
+    config = LoadConfig(
+        base=base.rstrip("/"),
+        players=players,
+        questions=questions,
+        token=token,
+        email=email,
+        password=password,
+        answer_window=answer_window,
+        join_rate=join_rate,
+    )
+    try:
+        report = asyncio.run(run(config))
+    except (LoadTestError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for line in report.lines():
+        click.echo(line)
+
+
 if __name__ == "__main__":
     main()

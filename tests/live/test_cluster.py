@@ -119,3 +119,29 @@ async def test_players_on_two_nodes_play_one_game_and_timers_move_on_when_a_node
     revealed = await ada_ws.next("question_revealed")
     assert revealed["payload"]["index"] == 1
     await ada_ws.connection.close()
+
+
+async def test_a_kick_on_one_node_closes_the_players_socket_on_another(
+    client: httpx.AsyncClient,
+    platform: Platform,
+    clock: FakeClock,
+    settings: Settings,
+    deployment: str,
+) -> None:
+    if deployment == "embedded":
+        pytest.skip("the embedded deployment is one process")
+    teacher = await make_person(platform, Role.TEACHER)
+    game = await make_game(client, teacher, SINGLE)
+    ada = await join(client, game, "Ada")
+    async with second_node(settings, clock) as (_, other):
+        socket = await open_socket(player_url(other, game, ada))
+        await socket.next("snapshot")
+        kicked = await client.post(
+            f"/api/v1/games/{game.id}/players/{ada.id}/kick", headers=teacher.headers
+        )
+        assert kicked.status_code == 200
+        assert (await socket.next("error"))["payload"]["reason"] == "kicked"
+        await socket.connection.wait_closed()
+        again = await open_socket(player_url(other, game, ada))
+        assert (await again.next("error"))["payload"]["reason"] == "kicked"
+        await again.connection.close()

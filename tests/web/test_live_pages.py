@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 import uuid
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.web.conftest import Account, scroll_width, sign_in, unlabelled_inputs
+from tests.web.conftest import ADMIN, Account, scroll_width, sign_in, unlabelled_inputs
 from tests.web.test_integrity_pages import _client
 
 pytestmark = pytest.mark.browser
@@ -105,3 +106,84 @@ def test_the_join_page_fits_a_phone(phone: Page) -> None:
     phone.get_by_label("Your name").fill("Ann")
     phone.get_by_role("button", name="Join").click()
     expect(phone.get_by_role("alert")).to_contain_text("No live game has this code")
+
+
+def test_the_host_kicks_a_player_and_a_double_click_never_skips_a_reveal(
+    browser: Browser, server: str, teacher: Account
+) -> None:
+    title = f"Kicks {uuid.uuid4().hex[:6]}"
+    with _client(server, teacher) as http:
+        created = http.post("/api/v1/quizzes", json={"title": title, "questions": QUESTIONS})
+        assert created.status_code == 201, created.text
+    contexts = [browser.new_context(base_url=server) for _ in range(3)]
+    try:
+        host = contexts[0].new_page()
+        sign_in(host, server, teacher, then="/host/quizzes")
+        host.get_by_role("listitem").filter(has_text=title).get_by_role(
+            "button", name="Host a game"
+        ).click()
+        expect(host).to_have_url(re.compile(r"/host/games/"))
+        game_id = host.url.rstrip("/").rsplit("/", 1)[1]
+        code = host.get_by_label("Game code").inner_text().strip()
+        ann, ben = contexts[1].new_page(), contexts[2].new_page()
+        _join(ann, code, "Ann")
+        _join(ben, code, "Ben")
+        expect(host.locator("[data-player-count]")).to_have_text("2")
+
+        host.get_by_role("button", name="Kick Ben").click()
+        expect(ben.get_by_text("The host removed you from this game.")).to_be_visible()
+        expect(host.locator("[data-player-count]")).to_have_text("1")
+        expect(host.get_by_role("button", name="Kick Ben")).to_have_count(0)
+        ben.reload()  # the kicked player's seat is gone: back to the join form
+        expect(ben.get_by_label("Your name")).to_be_visible()
+
+        host.get_by_role("button", name="Start").click()
+        expect(ann.get_by_text("Which planet is red?")).to_be_visible()
+        host.get_by_role("button", name="Next").dblclick()
+        expect(host.locator("[data-status]")).to_have_text("reveal")
+        host.wait_for_timeout(500)  # room for a second request, had one been sent
+        with _client(server, teacher) as http:
+            view = http.get(f"/api/v1/games/{game_id}").json()
+        assert (view["status"], view["questionIndex"]) == ("reveal", 0)
+        expect(ann.get_by_text("The Moon is a planet.")).to_have_count(0)
+        host.get_by_role("button", name="Next").click()
+        expect(ann.get_by_text("The Moon is a planet.")).to_be_visible()
+    finally:
+        for context in contexts:
+            context.close()
+
+
+def test_the_admin_dashboard_shows_running_games_live(
+    browser: Browser, server: str, teacher: Account, student: Account
+) -> None:
+    title = f"Ops {uuid.uuid4().hex[:6]}"
+    contexts = [browser.new_context(base_url=server) for _ in range(2)]
+    try:
+        dashboard, outsider = (context.new_page() for context in contexts)
+        sign_in(dashboard, server, ADMIN, then="/admin/live")
+        expect(dashboard.get_by_role("heading", name="Live games")).to_be_visible()
+        expect(dashboard.get_by_role("link", name="Live games")).to_be_visible()
+        with _client(server, teacher) as http:
+            quiz = http.post("/api/v1/quizzes", json={"title": title, "questions": QUESTIONS})
+            game = http.post(f"/api/v1/quizzes/{quiz.json()['id']}/games").json()
+        row = dashboard.get_by_role("row").filter(has_text=title)
+        expect(row).to_be_visible()  # appears without a reload
+        expect(row).to_contain_text(game["joinCode"])
+        with httpx.Client(base_url=server, timeout=30) as anonymous:
+            joined = anonymous.post(
+                f"/api/v1/quizzes/{game['joinCode']}/join", json={"participantName": "Ann"}
+            )
+            assert joined.status_code == 200, joined.text
+        expect(row.get_by_role("cell").nth(3)).to_have_text("1")  # players
+        with _client(server, teacher) as http:
+            assert http.post(f"/api/v1/games/{game['gameId']}/end").status_code == 200
+        expect(row).to_have_count(0)
+
+        sign_in(outsider, server, student, then="/admin/live")
+        response = outsider.goto("/admin/live")
+        assert response is not None
+        assert response.status == 404
+        expect(outsider.get_by_role("link", name="Live games")).to_have_count(0)
+    finally:
+        for context in contexts:
+            context.close()

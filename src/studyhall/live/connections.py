@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from studyhall.live import protocol
@@ -22,11 +22,17 @@ from studyhall.live.engine import (
     QuestionClosed,
     UnknownQuestion,
 )
-from studyhall.live.hub import Hub, Listener, Personalizer
+from studyhall.live.hub import CLOSE, Hub, Listener, Personalizer
+from studyhall.live.operations import Rates
 from studyhall.live.questions import InvalidAnswer, key_view, player_view
 from studyhall.platform.errors import NotFound
 
 MAX_LONG_POLL_SECONDS = 30.0
+
+
+class PlayerKicked(NotFound):
+    code = "kicked"
+    title = "The host removed this player from the game"
 
 
 @dataclass
@@ -35,6 +41,7 @@ class LiveRuntime:
 
     engine: LiveEngine
     hub: Hub
+    rates: Rates = field(default_factory=Rates)
 
     @classmethod
     def start(cls, engine: LiveEngine) -> LiveRuntime:
@@ -46,16 +53,22 @@ class LiveRuntime:
         await self.engine.close()
 
 
+async def refuse_kicked(engine: LiveEngine, game: GameDef, player_id: str) -> None:
+    """A kicked player's resume token is still a valid signature: refuse it here."""
+    if await engine.store.kicked(game.game_id, player_id):
+        raise PlayerKicked()
+
+
 async def snapshot(engine: LiveEngine, game: GameDef, player_id: str | None) -> bytes:
     """Everything a fresh screen needs, as of the game's latest event."""
     state = await engine.store.state(game.game_id)
-    top, everyone = await engine.leaderboard(game.game_id)
+    top = await engine.top(game.game_id)
     status = state.status if state else "ended"
     payload: dict[str, Any] = {
         "gameId": game.game_id,
         "title": game.title,
         "status": status,
-        "players": state.players if state else len(everyone),
+        "players": state.players if state else 0,
         "questionCount": len(game.questions),
         "question": None,
         "leaderboard": top,
@@ -67,8 +80,13 @@ async def snapshot(engine: LiveEngine, game: GameDef, player_id: str | None) -> 
         payload["question"] = view
         if status == "reveal":
             payload["reveal"] = key_view(question)
-    if player_id is not None:
-        rank, score = everyone.get(player_id, (None, 0))
+    if player_id is None:
+        roster = await engine.store.roster(game.game_id)
+        payload["participants"] = [
+            {"participantId": player, "name": name} for player, name in roster.items()
+        ]
+    else:
+        rank, score = await engine.standing(game.game_id, player_id)
         names = await engine.store.names(game.game_id, [player_id])
         raw_streak = await engine.store.streak(game.game_id, player_id)
         answered = False
@@ -93,6 +111,9 @@ async def open_stream(
     listener = Listener(player_id)
     await runtime.hub.attach(game, listener)
     try:
+        # After subscribing: a kick before this is seen here, one after arrives live.
+        if player_id is not None:
+            await refuse_kicked(engine, game, player_id)
         frames: list[bytes] = []
         if last_event_id is not None:
             logged, oldest = await engine.store.log_after(game.game_id, last_event_id)
@@ -124,11 +145,11 @@ def _drop_seen(listener: Listener) -> None:
     kept = []
     while not listener.queue.empty():
         frame = listener.queue.get_nowait()
-        if protocol.header(frame)[1] > listener.after:
+        if frame == CLOSE or protocol.header(frame)[1] > listener.after:
             kept.append(frame)
     listener.latest = listener.after
     for frame in kept:
-        listener.put(frame, protocol.header(frame)[1])
+        listener.put(frame, listener.latest if frame == CLOSE else protocol.header(frame)[1])
 
 
 Reply = tuple[str, dict[str, Any]]
@@ -140,10 +161,9 @@ def _error(reason: str, details: dict[str, Any]) -> Reply:
 
 
 async def leaderboard_data(engine: LiveEngine, game: GameDef, player_id: str | None) -> Reply:
-    top, everyone = await engine.leaderboard(game.game_id)
-    payload: dict[str, Any] = {"leaderboard": top}
+    payload: dict[str, Any] = {"leaderboard": await engine.top(game.game_id)}
     if player_id is not None:
-        rank, score = everyone.get(player_id, (None, 0))
+        rank, score = await engine.standing(game.game_id, player_id)
         payload["you"] = {"rank": rank, "score": score}
     return protocol.LEADERBOARD_DATA, payload
 
@@ -176,7 +196,19 @@ async def answer(
 async def handle(
     engine: LiveEngine, game: GameDef, player_id: str | None, raw: str | bytes
 ) -> Reply:
-    """The reply to one client message."""
+    """The reply to one client message; a refused message counts as the game's error."""
+    reply = await _reply(engine, game, player_id, raw)
+    if reply[0] == protocol.ERROR and reply[1]["reason"] in MESSAGE_ERRORS:
+        await engine.store.count_error(game.game_id)  # refused answers count themselves
+    return reply
+
+
+MESSAGE_ERRORS = frozenset({"malformed_message", "unknown_message", "not_a_player"})
+
+
+async def _reply(
+    engine: LiveEngine, game: GameDef, player_id: str | None, raw: str | bytes
+) -> Reply:
     try:
         message = protocol.client_decoder.decode(raw)
     except Exception:
@@ -210,4 +242,4 @@ async def long_poll(
             frames.append(listener.queue.get_nowait())
     finally:
         runtime.hub.detach(game.game_id, listener)
-    return frames
+    return [frame for frame in frames if frame != CLOSE]

@@ -72,6 +72,10 @@ class UnknownQuestion(NotFound):
     title = "No such question in this game"
 
 
+Step = tuple[str, int]
+"""Where a game is: its status and question index (-1 before the first question)."""
+
+
 def channel(game_id: str) -> str:
     return f"live:{game_id}"
 
@@ -142,6 +146,8 @@ class LiveEngine:
         self.node = node_name()
         self.audit = AnswerAudit(platform.engine)
         self._definitions: OrderedDict[str, GameDef] = OrderedDict()
+        self.codes: OrderedDict[str, str] = OrderedDict()
+        """Join code -> id of the live game that held it when last looked up here."""
         self._stop = asyncio.Event()
         self._ticker: asyncio.Task[None] | None = None
 
@@ -215,6 +221,22 @@ class LiveEngine:
             self._definitions.popitem(last=False)
         return definition
 
+    def remember_code(self, code: str, game_id: str) -> None:
+        self.codes[code] = game_id
+        self.codes.move_to_end(code)
+        while len(self.codes) > DEFINITIONS_CACHED:
+            self.codes.popitem(last=False)
+
+    async def live_game_of_code(self, code: str) -> GameState | None:
+        """The state of the game remembered for ``code`` while it is not over: a join or
+        a connection then needs no database read (a code is reused only after its game
+        ended, and then this says None and the caller asks the database)."""
+        game_id = self.codes.get(code)
+        if game_id is None:
+            return None
+        state = await self.store.state(game_id)
+        return None if state is None or state.status == "ended" else state
+
     # --- events -------------------------------------------------------------------------------
 
     def now_ms(self) -> int:
@@ -227,6 +249,21 @@ class LiveEngine:
         await self.store.append(game_id, event_id, frame, self.settings.live_event_log_size)
         await self.platform.pubsub.publish(channel(game_id), frame)
         return frame
+
+    async def top(self, game_id: str) -> list[dict[str, Any]]:
+        """The leaderboard's top entries, reading only those."""
+        size = self.settings.live_leaderboard_size
+        leaders = protocol.ranked(await self.store.top(game_id, size))
+        names = await self.store.names(game_id, [player for player, _, _ in leaders])
+        return [
+            {"participantId": player, "name": names.get(player, ""), "score": score, "rank": rank}
+            for player, score, rank in leaders
+        ]
+
+    async def standing(self, game_id: str, player_id: str) -> tuple[int | None, int]:
+        """A player's ``(rank, score)``; ``(None, 0)`` for one not (or no longer) in it."""
+        found = await self.store.standing(game_id, player_id)
+        return found if found is not None else (None, 0)
 
     async def leaderboard(
         self, game_id: str
@@ -271,6 +308,22 @@ class LiveEngine:
             if joined.countdown:
                 await self._announce_countdown(game, joined.first_event_id + 1, auto_start_at)
         return joined.players
+
+    async def kick(self, game: GameDef, player_id: str) -> int | None:
+        """Take a player out of the game (see ``GameStore.kick``); their connections on
+        every node are told and closed through the ``player_kicked`` event. The player
+        count, or None when the game never had this player or is over."""
+        kicked = await self.store.kick(game.game_id, player_id)
+        if kicked is None:
+            return None
+        if kicked.event_id:
+            await self.publish(
+                game.game_id,
+                kicked.event_id,
+                protocol.PLAYER_KICKED,
+                {"participantId": player_id, "players": kicked.players},
+            )
+        return kicked.players
 
     async def _announce_countdown(self, game: GameDef, event_id: int, starts_at: int) -> None:
         await self.publish(
@@ -364,44 +417,53 @@ class LiveEngine:
         await self.publish(game.game_id, event_id, protocol.QUESTION_REVEALED, payload)
         return True
 
-    async def advance(self, game: GameDef) -> str:
-        """Host next: close the open question, or go on from a reveal (or the lobby)."""
+    async def advance(self, game: GameDef, step: Step | None = None) -> bool:
+        """Host next: close the open question (which reveals it), or go on from a reveal
+        (or the lobby). ``step`` is the ``(status, question index)`` the host advances
+        from; every way out of a step is a compare-and-set on that step, so the step is
+        left once however often the same click arrives (a double click or a retry never
+        skips a reveal). Without ``step`` the game advances from wherever it is now.
+        True when this call moved the game."""
         state = await self._state(game)
-        if state.status == "question":
-            await self.close_question(game, state.qi)
-        elif state.status == "reveal":
-            await self._after_reveal(game, state.qi)
-        elif state.status in ("lobby", "countdown"):
-            if state.status == "lobby":
-                event_id = await self.store.transition(
-                    game.game_id,
-                    expect=("lobby",),
-                    expect_qi=None,
-                    apply_pending=None,
-                    fields={"status": "countdown", "deadline": 0},
-                )
-                if event_id:  # every event id taken is published: nodes wait for gaps
-                    await self._announce_countdown(game, event_id, self.now_ms())
-            await self.open_question(game, 0)
-        else:
+        if state.status == "ended":
+            if step is not None:  # a repeat of the click that ended it
+                return False
             raise GameNotRunning("The game is over")
-        return (await self._state(game)).status
+        status, qi = step if step is not None else (state.status, state.qi)
+        if status == "question":
+            return await self.close_question(game, qi)
+        if status == "reveal":
+            return await self._after_reveal(game, qi)
+        if status == "lobby":
+            event_id = await self.store.transition(
+                game.game_id,
+                expect=("lobby",),
+                expect_qi=None,
+                apply_pending=None,
+                fields={"status": "countdown", "deadline": 0},
+            )
+            if event_id:  # every event id taken is published: nodes wait for gaps
+                await self._announce_countdown(game, event_id, self.now_ms())
+        return await self.open_question(game, 0)
 
-    async def _after_reveal(self, game: GameDef, qi: int) -> None:
+    async def _after_reveal(self, game: GameDef, qi: int) -> bool:
         if qi + 1 < len(game.questions):
-            await self.open_question(game, qi + 1)
-        else:
-            await self.end(game)
+            return await self.open_question(game, qi + 1)
+        return await self.end(game, after_reveal=qi)
 
-    async def end(self, game: GameDef) -> bool:
-        state = await self.store.state(game.game_id)
-        if state is not None and state.status == "question":
-            # Answers already taken count: close (and score) the open question first.
-            await self.close_question(game, state.qi)
+    async def end(self, game: GameDef, *, after_reveal: int | None = None) -> bool:
+        """End the game; ``after_reveal``: only if it is still at that question's reveal."""
+        if after_reveal is None:
+            state = await self.store.state(game.game_id)
+            if state is not None and state.status == "question":
+                # Answers already taken count: close (and score) the open question first.
+                await self.close_question(game, state.qi)
         event_id = await self.store.transition(
             game.game_id,
-            expect=("lobby", "countdown", "question", "reveal"),
-            expect_qi=None,
+            expect=("lobby", "countdown", "question", "reveal")
+            if after_reveal is None
+            else ("reveal",),
+            expect_qi=after_reveal,
             apply_pending=None,
             fields={"status": "ended", "deadline": 0},
         )
@@ -459,8 +521,13 @@ class LiveEngine:
             await self._after_reveal(game, state.qi)
 
     async def send_updates(self, game_id: str) -> None:
-        """At most one leaderboard and one answer count per tick (about 10 a second)."""
-        updates = await self.store.take_updates(game_id)
+        """At most one leaderboard, one answer count and one player count per tick
+        (about 10 a second)."""
+        updates = await self.store.take_updates(game_id, self.now_ms())
+        if updates.players_event:
+            await self.publish(
+                game_id, updates.players_event, protocol.PLAYER_COUNT, {"players": updates.players}
+            )
         if updates.count_event:
             await self.publish(
                 game_id,
@@ -469,7 +536,7 @@ class LiveEngine:
                 {"answered": updates.answered, "players": updates.players},
             )
         if updates.leaderboard_event:
-            top, _ = await self.leaderboard(game_id)
+            top = await self.top(game_id)
             await self.publish(
                 game_id,
                 updates.leaderboard_event,
@@ -507,6 +574,8 @@ class LiveEngine:
         finally:
             LIVE_ANSWERS.labels(outcome).inc()
             LIVE_SUBMISSION_LATENCY.observe(time.perf_counter() - started)
+            if outcome in ("refused", "closed", "invalid"):
+                await self.store.count_error(game.game_id)
 
     async def _submit(
         self,

@@ -6,7 +6,8 @@ every local listener of that game, and only that game: a listener is registered 
 the game it authenticated for, nothing else. Queues are bounded; a listener that cannot
 keep up loses its oldest frames (counted in a metric), never slows the others. A
 leaderboard change goes only to the listeners whose own rank or score moved, unless
-its top entries changed. Personal parts
+its top entries changed; joins and answer counts go to hosts only (players get the
+coalesced player count). Personal parts
 (``you``, a player's own ``answer_result`` at the reveal) are looked up once per event
 for all local players.
 """
@@ -29,6 +30,8 @@ from studyhall.platform.pubsub import Subscription
 
 logger = logging.getLogger("studyhall.live")
 LISTENER_QUEUE = 512
+CLOSE = b""
+"""Queued after a connection's last frame: its writer then closes it."""
 GAP_SECONDS = 0.25
 
 
@@ -63,6 +66,11 @@ class Listener:
 
     def reply(self, kind: str, payload: dict[str, Any]) -> None:
         self.put(protocol.encode(kind, self.latest, payload), self.latest)
+
+    def kick(self, event_id: int) -> None:
+        """The host removed this player: say so, then close the connection."""
+        self.put(protocol.error(event_id, "kicked", {"message": "The host removed you"}), event_id)
+        self.put(CLOSE, event_id)
 
 
 class Personalizer:
@@ -100,6 +108,8 @@ class Personalizer:
         if player is None:
             skip = kind == protocol.LEADERBOARD_CHANGED and not top_changed
             return [] if skip else [frame]
+        if kind in protocol.HOST_ONLY:
+            return []
         if kind in protocol.PERSONAL_YOU:
             you = (await self._ranking(event_id)).get(player, (None, 0))
             if (
@@ -237,9 +247,16 @@ class Hub:
         if kind == protocol.LEADERBOARD_CHANGED:
             top = frame[frame.index(b'"payload":') :]
             top_changed, room.last_top = top != room.last_top, top
+        kicked = None
+        if kind == protocol.PLAYER_KICKED:
+            kicked = msgspec.json.decode(frame)["payload"]["participantId"]
         personalizer = Personalizer(self._engine, room.game)
+        host_only = kind in protocol.HOST_ONLY
         for listener in list(room.listeners):
-            if event_id <= listener.after:
+            if event_id <= listener.after or (host_only and listener.player_id is not None):
+                continue
+            if kicked is not None and listener.player_id == kicked:
+                listener.kick(event_id)
                 continue
             for personal in await personalizer.frames(frame, listener, top_changed=top_changed):
                 listener.put(personal, event_id)

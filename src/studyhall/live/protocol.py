@@ -16,11 +16,14 @@ import msgspec
 
 # Events that go into the game's log and to every player.
 PLAYER_JOINED = "player_joined"
+PLAYER_KICKED = "player_kicked"
+"""To the kicked player's own connections: ``error {reason:"kicked"}``, then they close."""
 COUNTDOWN = "countdown"
 NEW_QUESTION = "new_question"
 QUESTION_REVEALED = "question_revealed"
 LEADERBOARD_CHANGED = "leaderboard_changed"
 ANSWER_COUNT = "answer_count"
+PLAYER_COUNT = "player_count"
 QUIZ_ENDED = "quiz_ended"
 # Replies to one player.
 SNAPSHOT = "snapshot"
@@ -31,6 +34,9 @@ HEARTBEAT_ACK = "heartbeat_ack"
 ERROR = "error"
 
 PERSONAL_YOU = frozenset({LEADERBOARD_CHANGED, QUIZ_ENDED})
+HOST_ONLY = frozenset({PLAYER_JOINED, ANSWER_COUNT})
+"""Per join and per tick of answers: sent to every player they would cost O(players²)
+in a filling lobby. Players get the coalesced ``player_count`` (once per tick) instead."""
 
 _encoder = msgspec.json.Encoder()
 

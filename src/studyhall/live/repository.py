@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studyhall.live.models import LiveAnswer, LiveGame, LivePlayer, LiveQuiz
@@ -25,6 +27,24 @@ async def quiz_by_id(session: AsyncSession, quiz_id: uuid.UUID) -> LiveQuiz | No
 
 async def game_by_id(session: AsyncSession, game_id: uuid.UUID) -> LiveGame | None:
     return await session.get(LiveGame, game_id)
+
+
+async def player_by_id(session: AsyncSession, player_id: uuid.UUID) -> LivePlayer | None:
+    return await session.get(LivePlayer, player_id)
+
+
+async def add_player(session: AsyncSession, **values: Any) -> bool:
+    """Insert a player (``LivePlayer`` columns); False when the game already has one
+    with this ``name_key``. One statement, no savepoint."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(LivePlayer)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[LivePlayer.game_id, LivePlayer.name_key])
+        .returning(LivePlayer.id)
+    )
+    return (await session.execute(statement)).first() is not None
 
 
 async def live_game_by_code(session: AsyncSession, code: str) -> LiveGame | None:

@@ -11,22 +11,27 @@ from litestar import Controller, Request, Response, WebSocket, get, post, websoc
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import WebSocketDisconnect
-from litestar.handlers import WebsocketRouteHandler
+from litestar.handlers import HTTPRouteHandler, WebsocketRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from studyhall.identity import service as identity_service
 from studyhall.identity.dependencies import bearer_token
-from studyhall.live import connections, protocol, service
+from studyhall.live import connections, operations, protocol, service
 from studyhall.live.connections import LiveRuntime
 from studyhall.live.engine import GameDef
+from studyhall.live.hub import CLOSE
 from studyhall.live.schemas import (
     AnswerAckOut,
     AnswerIn,
     GameCreatedOut,
     GameOut,
+    HostActionOut,
     JoinIn,
     JoinOut,
+    KickOut,
+    LiveOpsOut,
     QuizCreatedOut,
     QuizIn,
     QuizOut,
@@ -38,6 +43,7 @@ from studyhall.platform.http import SESSION_COOKIE, CurrentActor, DbSession, May
 from studyhall.platform.metrics import WEBSOCKET_CONNECTIONS
 
 JoinCode = Annotated[str, Parameter(min_length=1, max_length=12)]
+StepStatus = Literal["lobby", "countdown", "question", "reveal"]
 WS_POLICY_VIOLATION = 4403
 WS_NOT_FOUND = 4404
 
@@ -134,6 +140,7 @@ class QuizController(Controller):
             live.engine.settings.secret_key, game.game_id, player, data.resume_token
         )
         await db.close()
+        await connections.refuse_kicked(live.engine, game, player)
         outcome = await live.engine.submit(
             game, player, data.question_id, data.selected_option, data.answered_at
         )
@@ -176,37 +183,61 @@ class GameController(Controller):
     @post("/start", status_code=HTTP_200_OK)
     async def start(
         self, game_id: FromPath[uuid.UUID], db: DbSession, live: Live, actor: CurrentActor
-    ) -> GameOut:
+    ) -> HostActionOut:
         """Start: a short countdown, then the first question (409 once started)."""
         return await service.host_action(db, live.engine, actor, game_id, "start")
 
     @post("/next", status_code=HTTP_200_OK)
     async def next_step(
-        self, game_id: FromPath[uuid.UUID], db: DbSession, live: Live, actor: CurrentActor
-    ) -> GameOut:
+        self,
+        game_id: FromPath[uuid.UUID],
+        db: DbSession,
+        live: Live,
+        actor: CurrentActor,
+        from_status: Annotated[StepStatus | None, QueryParameter(name="fromStatus")] = None,
+        from_question: Annotated[int, QueryParameter(name="fromQuestion", ge=-1)] = -1,
+    ) -> HostActionOut:
         """Close the open question (and reveal it), or go on after a reveal; after the
-        last question this ends the game."""
-        return await service.host_action(db, live.engine, actor, game_id, "next")
+        last question this ends the game. ``fromStatus``/``fromQuestion`` say which step
+        the host's screen showed: the game leaves that step once, however often the same
+        click arrives (``advanced: false`` for the repeats); without them it advances
+        from wherever it is."""
+        step = None if from_status is None else (from_status, from_question)
+        return await service.host_action(db, live.engine, actor, game_id, "next", step)
 
     @post("/end", status_code=HTTP_200_OK)
     async def end(
         self, game_id: FromPath[uuid.UUID], db: DbSession, live: Live, actor: CurrentActor
-    ) -> GameOut:
+    ) -> HostActionOut:
         """End now: the open question is scored, the final leaderboard sent and saved."""
         return await service.host_action(db, live.engine, actor, game_id, "end")
 
-    @get("/export.csv")
+    @post("/players/{participant_id:uuid}/kick", status_code=HTTP_200_OK)
+    async def kick(
+        self,
+        game_id: FromPath[uuid.UUID],
+        participant_id: FromPath[uuid.UUID],
+        db: DbSession,
+        live: Live,
+        actor: CurrentActor,
+    ) -> KickOut:
+        """Remove a player: their connections get ``error {reason:"kicked"}`` and close,
+        their resume token stops working, they leave the leaderboard and their name is
+        free again. Repeating it is a no-op; 409 once the game is over."""
+        return await service.kick_player(db, live.engine, actor, game_id, participant_id)
+
+    @get("/export.csv", media_type="text/csv")
     async def export(
         self, game_id: FromPath[uuid.UUID], db: DbSession, live: Live, actor: CurrentActor
     ) -> Response[str]:
         body = await service.export_csv(db, live.engine, actor, game_id)
         return Response(
             body,
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",  # Litestar adds the charset to text/*
             headers={"Content-Disposition": f'attachment; filename="game-{game_id}.csv"'},
         )
 
-    @get("/qr")
+    @get("/qr", responses={200: ResponseSpec(None, description="SVG, or PNG with format=png")})
     async def qr(
         self,
         request: Request[Any, Any, Any],
@@ -261,6 +292,9 @@ async def live_socket(
             await socket.send_text(frame.decode())
         while True:
             frame = await listener.queue.get()
+            if frame == CLOSE:  # kicked
+                await socket.close(WS_POLICY_VIOLATION)
+                return
             await socket.send_text(frame.decode())
 
     writer = asyncio.create_task(write())
@@ -279,8 +313,16 @@ async def live_socket(
             await writer
 
 
-ROUTES: list[type[Controller] | WebsocketRouteHandler] = [
+@get("/api/v1/admin/live", dependencies=LIVE_DEPENDENCY, tags=["live"])
+async def live_operations(live: Live, actor: CurrentActor) -> LiveOpsOut:
+    """Every running game with its players, answers and errors per second (admins; 404
+    for anyone else). Rates cover the time since this node's previous read."""
+    return await operations.live_games(live.engine, live.rates, actor)
+
+
+ROUTES: list[type[Controller] | WebsocketRouteHandler | HTTPRouteHandler] = [
     QuizController,
     GameController,
     live_socket,
+    live_operations,
 ]

@@ -91,6 +91,19 @@ class GameOut(msgspec.Struct, rename="camel", kw_only=True):
     last_event_id: int
 
 
+class HostActionOut(GameOut, kw_only=True):
+    """The game after a host action; ``advanced`` is False when it had already moved on
+    from the step the host acted on (a repeated click), so nothing changed."""
+
+    advanced: bool
+
+
+class KickOut(msgspec.Struct, rename="camel", kw_only=True):
+    participant_id: uuid.UUID
+    kicked: bool
+    players: int
+
+
 class JoinIn(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=True):
     participant_name: str
 
@@ -122,3 +135,27 @@ class AnswerAckOut(msgspec.Struct, rename="camel", kw_only=True):
     accepted: bool = True
     duplicate: bool = False
     result: dict[str, Any] | None = None
+
+
+class LiveGameOpsOut(msgspec.Struct, rename="camel", kw_only=True):
+    """A running game as operators see it; rates are per second since the last read."""
+
+    game_id: uuid.UUID
+    title: str
+    join_code: str
+    status: str
+    question_index: int
+    question_count: int
+    players: int
+    answers: int
+    answers_per_second: float
+    errors: int
+    errors_per_second: float
+    last_event_id: int
+
+
+class LiveOpsOut(msgspec.Struct, rename="camel", kw_only=True):
+    games: list[LiveGameOpsOut]
+    players: int
+    answers_per_second: float
+    errors: int

@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studyhall.live import repository
-from studyhall.live.engine import GameDef, LiveEngine
-from studyhall.live.models import LiveGame, LivePlayer, LiveQuiz
+from studyhall.live.engine import GameDef, GameNotRunning, LiveEngine, Step
+from studyhall.live.models import LiveGame, LiveQuiz
 from studyhall.live.questions import (
     MAX_QUESTIONS,
     InvalidQuiz,
@@ -31,7 +31,9 @@ from studyhall.live.questions import (
 from studyhall.live.schemas import (
     GameCreatedOut,
     GameOut,
+    HostActionOut,
     JoinOut,
+    KickOut,
     QuestionIn,
     QuizCreatedOut,
     QuizIn,
@@ -39,6 +41,7 @@ from studyhall.live.schemas import (
     QuizSummaryOut,
 )
 from studyhall.live.scoring import PointsLevel
+from studyhall.live.store import GameState
 from studyhall.platform.auth import Actor
 from studyhall.platform.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
 from studyhall.platform.ids import new_id
@@ -51,6 +54,7 @@ MAX_PLAYERS = 10_000
 MAX_AUTO_START_SECONDS = 600
 JOIN_CODE_ATTEMPTS = 20
 JOIN_WINDOW_SECONDS = 60
+KICKED_PREFIX = "kicked:"
 # Digits and symbols people put in for letters to slip a word past a list.
 _LOOKALIKES = str.maketrans("013457$@", "oieastsa")
 
@@ -306,18 +310,63 @@ async def game_view(
     )
 
 
+class InvalidStep(InvalidInput):
+    code = "invalid_step"
+    title = "fromStatus question or reveal needs the fromQuestion of this game it is at"
+
+
 async def host_action(
-    session: AsyncSession, engine: LiveEngine, actor: Actor, game_id: uuid.UUID, action: str
-) -> GameOut:
+    session: AsyncSession,
+    engine: LiveEngine,
+    actor: Actor,
+    game_id: uuid.UUID,
+    action: str,
+    step: Step | None = None,
+) -> HostActionOut:
+    """``step``: where the host's screen was when it sent ``next`` (see ``LiveEngine.advance``)."""
     game = await hosted_game(session, actor, game_id)
     definition = await engine.definition(str(game.id))
+    if (
+        step is not None
+        and step[0] in ("question", "reveal")
+        and not 0 <= step[1] < len(definition.questions)
+    ):
+        raise InvalidStep()
     if action == "start":
         await engine.start(definition)
+        moved = True
     elif action == "next":
-        await engine.advance(definition)
+        moved = await engine.advance(definition, step)
     else:
-        await engine.end(definition)
-    return await game_view(session, engine, actor, game_id)
+        moved = await engine.end(definition)
+    view = await game_view(session, engine, actor, game_id)
+    return HostActionOut(**msgspec.structs.asdict(view), advanced=moved)
+
+
+async def kick_player(
+    session: AsyncSession,
+    engine: LiveEngine,
+    actor: Actor,
+    game_id: uuid.UUID,
+    participant_id: uuid.UUID,
+) -> KickOut:
+    """Take a player out of your game. Their row and answers stay for the audit; its
+    ``name_key`` becomes ``kicked:<id>`` (no name folds to that: names are at most 30
+    characters), which frees the name for someone else and records the kick."""
+    game = await hosted_game(session, actor, game_id)
+    player = await repository.player_by_id(session, participant_id)
+    if player is None or player.game_id != game.id:
+        raise NotFound("No such player in this game")
+    definition = await engine.definition(str(game.id))
+    players = await engine.kick(definition, str(player.id))
+    if players is None:
+        if not player.name_key.startswith(KICKED_PREFIX):
+            raise GameNotRunning("The game is over")
+        state = await engine.store.state(str(game.id))
+        players = state.players if state else 0
+    player.name_key = f"{KICKED_PREFIX}{player.id}"
+    await session.flush()
+    return KickOut(participant_id=player.id, kicked=True, players=players)
 
 
 # --- players ----------------------------------------------------------------------------------
@@ -329,7 +378,9 @@ def resume_token(secret: str, game_id: str, player_id: str) -> str:
 
 
 def check_resume_token(secret: str, game_id: str, player_id: str, token: str) -> None:
-    if not hmac.compare_digest(resume_token(secret, game_id, player_id), token):
+    # Bytes: compare_digest refuses a str with non-ASCII characters (a TypeError, a 500).
+    expected = resume_token(secret, game_id, player_id).encode()
+    if not hmac.compare_digest(expected, token.encode()):
         raise BadResumeToken()
 
 
@@ -366,45 +417,59 @@ async def join(
         raise InvalidName()
     if _blocked(shown, blocked_names(settings.live_blocked_names)):
         raise NameNotAllowed()
-    game = await repository.live_game_by_code(session, join_code) if join_code.isdigit() else None
-    if game is None:
-        raise GameNotFound()
-    definition = await engine.definition(str(game.id))
-    state = await engine.store.state(str(game.id))
-    if state is None or state.status == "ended":
-        raise GameNotFound()
+    game_id, state = await _live_game(session, engine, join_code)
+    definition = await engine.definition(str(game_id))
     if definition.max_players is not None and state.players >= definition.max_players:
         raise GameFull()
-    player = LivePlayer(
-        id=new_id(),
-        game_id=game.id,
+    player_id = new_id()
+    inserted = await repository.add_player(
+        session,
+        id=player_id,
+        game_id=game_id,
         name=shown,
         name_key=shown.casefold(),
         user_id=actor.user_id if actor else None,
         client_ip=client_ip[:64],
         joined_at=engine.clock.now(),
     )
-    try:
-        async with session.begin_nested():
-            session.add(player)
-            await session.flush()
-    except IntegrityError:
-        raise NameTaken() from None
-    await engine.join(definition, str(player.id), shown)
+    if not inserted:
+        raise NameTaken()
+    await engine.join(definition, str(player_id), shown)
     return JoinOut(
         quiz_id=join_code,
-        game_id=game.id,
-        participant_id=player.id,
-        resume_token=resume_token(settings.secret_key, str(game.id), str(player.id)),
+        game_id=game_id,
+        participant_id=player_id,
+        resume_token=resume_token(settings.secret_key, str(game_id), str(player_id)),
     )
+
+
+async def _live_game(
+    session: AsyncSession, engine: LiveEngine, join_code: str
+) -> tuple[uuid.UUID, GameState]:
+    """The running game with this code and its state (404 when none runs)."""
+    state = await engine.live_game_of_code(join_code)
+    if state is not None:
+        return uuid.UUID(engine.codes[join_code]), state
+    game = await repository.live_game_by_code(session, join_code) if join_code.isdigit() else None
+    if game is None:
+        raise GameNotFound()
+    state = await engine.store.state(str(game.id))
+    if state is None or state.status == "ended":
+        raise GameNotFound()
+    engine.remember_code(join_code, str(game.id))
+    return game.id, state
 
 
 async def game_for_code(session: AsyncSession, engine: LiveEngine, join_code: str) -> GameDef:
     """The game a join code names: the live one, else the last that had it (for players
     reconnecting after the end)."""
+    if await engine.live_game_of_code(join_code) is not None:
+        return await engine.definition(engine.codes[join_code])
     game = await repository.latest_game_by_code(session, join_code) if join_code.isdigit() else None
     if game is None:
         raise GameNotFound()
+    if game.live_code is not None:
+        engine.remember_code(join_code, str(game.id))
     return await engine.definition(str(game.id))
 
 

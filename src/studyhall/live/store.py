@@ -29,6 +29,9 @@ LOG_TTL_SECONDS = 24 * 3600.0
 """A game's keys expire a day after they were last written (a game never ended by its
 host does not stay in Redis for ever)."""
 FINISHED_GAMES_KEPT = 200
+PLAYER_COUNT_EVERY_MS = 1000
+"""Players learn the player count at most once a second: a lobby filling with thousands
+costs each of them a frame a second, not one per join."""
 """The embedded store keeps this many ended games for late readers, then forgets the oldest."""
 
 
@@ -42,6 +45,10 @@ class GameState:
     seq: int
     players: int
     answered: int
+    total: int = 0
+    """Answers accepted in the whole game."""
+    errors: int = 0
+    """Answers and messages refused in the whole game."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +73,20 @@ class Submitted:
 
 
 @dataclass(frozen=True, slots=True)
+class Kicked:
+    event_id: int
+    """The id of ``player_kicked``; 0 when the player had been kicked already."""
+    players: int
+
+
+@dataclass(frozen=True, slots=True)
 class Updates:
     leaderboard_event: int
     count_event: int
     answered: int
     players: int
+    players_event: int = 0
+    """A new player count (players learn it from this, not from every join)."""
 
 
 class GameStore(Protocol):
@@ -117,11 +133,30 @@ class GameStore(Protocol):
         """Record a player's first answer to question ``qi`` (started at ``qs``) if it is
         still open at ``now_ms``; points count at once when ``immediate``, else at the reveal."""
 
-    async def take_updates(self, game_id: str) -> Updates:
+    async def kick(self, game_id: str, player_id: str) -> Kicked | None:
+        """Take a player out of the game: name, score, streak and (if they answered the
+        open question) its answer count go, and they are marked kicked. Idempotent; None
+        when the game is over or unknown or never had this player."""
+
+    async def kicked(self, game_id: str, player_id: str) -> bool: ...
+
+    async def count_error(self, game_id: str) -> None:
+        """One more refused answer or message (for the operators' dashboard)."""
+
+    async def roster(self, game_id: str) -> dict[str, str]:
+        """Every player's name, by participant id."""
+
+    async def take_updates(self, game_id: str, now_ms: int) -> Updates:
         """Event ids for a leaderboard change and a new answer count, when there are any."""
 
     async def standings(self, game_id: str) -> list[tuple[str, float]]:
         """Every player from the highest score (ties by member bytes, descending)."""
+
+    async def top(self, game_id: str, count: int) -> list[tuple[str, float]]:
+        """The first ``count`` of ``standings`` (without reading everyone's)."""
+
+    async def standing(self, game_id: str, player_id: str) -> tuple[int, int] | None:
+        """A player's ``(rank, score)``: equal scores share a rank, as in ``standings``."""
 
     async def names(self, game_id: str, players: list[str]) -> dict[str, str]:
         """The names of these players (a leaderboard's top reads only its own)."""
@@ -161,6 +196,8 @@ def _state(raw: dict[str, Any]) -> GameState | None:
         seq=number("seq"),
         players=number("players"),
         answered=number("answered"),
+        total=number("total"),
+        errors=number("errors"),
     )
 
 
@@ -175,7 +212,11 @@ def _fresh_state() -> dict[str, Any]:
         "players": 0,
         "answered": 0,
         "counted": 0,
+        "pcounted": 0,
+        "pcounted_at": 0,
         "dirty": 0,
+        "total": 0,
+        "errors": 0,
     }
 
 
@@ -183,7 +224,7 @@ def _fresh_state() -> dict[str, Any]:
 
 
 class _MemoryGame:
-    __slots__ = ("answers", "log", "names", "pending", "scores", "state", "streaks")
+    __slots__ = ("answers", "kicked", "log", "names", "pending", "scores", "state", "streaks")
 
     def __init__(self) -> None:
         self.state: dict[str, Any] = _fresh_state()
@@ -193,6 +234,7 @@ class _MemoryGame:
         self.answers: dict[int, dict[str, bytes]] = {}
         self.pending: dict[int, dict[str, int]] = {}
         self.log: list[tuple[int, bytes]] = []
+        self.kicked: set[str] = set()
 
 
 class MemoryGameStore:
@@ -251,7 +293,8 @@ class MemoryGameStore:
             return 0
         if apply_pending is not None:
             for player_id, points in game.pending.pop(apply_pending, {}).items():
-                game.scores[player_id] += points
+                if player_id in game.names:  # not kicked meanwhile
+                    game.scores[player_id] += points
             state["dirty"] = 1
         state.update(fields)
         state["seq"] += 1
@@ -301,12 +344,45 @@ class MemoryGameStore:
         if streak:
             game.streaks[player_id] = streak.encode()
         state["answered"] += 1
+        state["total"] += 1
         return outcome("accepted", record)
 
-    async def take_updates(self, game_id: str) -> Updates:
+    async def kick(self, game_id: str, player_id: str) -> Kicked | None:
+        game = self._games.get(game_id)
+        if game is None or game.state["status"] == "ended":
+            return None
+        state = game.state
+        if player_id in game.kicked:
+            return Kicked(0, state["players"])
+        if game.names.pop(player_id, None) is None:
+            return None
+        game.kicked.add(player_id)
+        game.scores.pop(player_id, None)
+        game.streaks.pop(player_id, None)
+        if state["status"] == "question" and player_id in game.answers.get(state["qi"], {}):
+            state["answered"] -= 1
+        state["players"] -= 1
+        state["dirty"] = 1
+        state["seq"] += 1
+        return Kicked(state["seq"], state["players"])
+
+    async def kicked(self, game_id: str, player_id: str) -> bool:
+        game = self._games.get(game_id)
+        return game is not None and player_id in game.kicked
+
+    async def roster(self, game_id: str) -> dict[str, str]:
+        game = self._games.get(game_id)
+        return {} if game is None else dict(game.names)
+
+    async def count_error(self, game_id: str) -> None:
+        game = self._games.get(game_id)
+        if game is not None:
+            game.state["errors"] += 1
+
+    async def take_updates(self, game_id: str, now_ms: int) -> Updates:
         game = self._games.get(game_id)
         if game is None:
-            return Updates(0, 0, 0, 0)
+            return Updates(0, 0, 0, 0, 0)
         state = game.state
         leaderboard = count = 0
         if state["dirty"]:
@@ -317,7 +393,15 @@ class MemoryGameStore:
             state["counted"] = state["answered"]
             state["seq"] += 1
             count = state["seq"]
-        return Updates(leaderboard, count, state["answered"], state["players"])
+        players = 0
+        if (
+            state["players"] != state["pcounted"]
+            and now_ms - state["pcounted_at"] >= PLAYER_COUNT_EVERY_MS
+        ):
+            state["pcounted"], state["pcounted_at"] = state["players"], now_ms
+            state["seq"] += 1
+            players = state["seq"]
+        return Updates(leaderboard, count, state["answered"], state["players"], players)
 
     async def standings(self, game_id: str) -> list[tuple[str, float]]:
         game = self._games.get(game_id)
@@ -325,6 +409,19 @@ class MemoryGameStore:
             return []
         # Redis's order: score descending, equal scores by member descending.
         return sorted(game.scores.items(), key=lambda item: (item[1], item[0]), reverse=True)
+
+    async def top(self, game_id: str, count: int) -> list[tuple[str, float]]:
+        game = self._games.get(game_id)
+        if game is None:
+            return []
+        return heapq.nlargest(count, game.scores.items(), key=lambda item: (item[1], item[0]))
+
+    async def standing(self, game_id: str, player_id: str) -> tuple[int, int] | None:
+        game = self._games.get(game_id)
+        score = None if game is None else game.scores.get(player_id)
+        if game is None or score is None:
+            return None
+        return 1 + sum(1 for other in game.scores.values() if other > score), int(score)
 
     async def names(self, game_id: str, players: list[str]) -> dict[str, str]:
         game = self._games.get(game_id)
@@ -407,7 +504,9 @@ if ARGV[2] ~= '' and redis.call('HGET', KEYS[1], 'qi') ~= ARGV[2] then return 0 
 if ARGV[3] == '1' then
   local pending = redis.call('HGETALL', KEYS[3])
   for i = 1, #pending, 2 do
-    redis.call('ZINCRBY', KEYS[2], pending[i + 1], pending[i])
+    if redis.call('HEXISTS', KEYS[4], pending[i]) == 1 then  -- not kicked meanwhile
+      redis.call('ZINCRBY', KEYS[2], pending[i + 1], pending[i])
+    end
   end
   redis.call('DEL', KEYS[3])
   redis.call('HSET', KEYS[1], 'dirty', '1')
@@ -446,12 +545,14 @@ if ARGV[6] ~= '' then
   redis.call('PEXPIRE', KEYS[6], ARGV[8])
 end
 redis.call('HINCRBY', KEYS[1], 'answered', 1)
+redis.call('HINCRBY', KEYS[1], 'total', 1)
 return reply('accepted', ARGV[4])
 """
 
 _TAKE_UPDATES = """
-local s = redis.call('HMGET', KEYS[1], 'dirty', 'answered', 'counted', 'players', 'status')
-if not s[5] then return {0, 0, 0, 0} end
+local s = redis.call('HMGET', KEYS[1], 'dirty', 'answered', 'counted', 'players', 'status',
+                     'pcounted', 'pcounted_at')
+if not s[5] then return {0, 0, 0, 0, 0} end
 local board = 0
 local count = 0
 if s[1] == '1' then
@@ -462,7 +563,41 @@ if s[5] == 'question' and s[2] ~= s[3] then
   redis.call('HSET', KEYS[1], 'counted', s[2])
   count = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 end
-return {board, count, tonumber(s[2] or '0'), tonumber(s[4] or '0')}
+local players = 0
+if s[4] ~= s[6] and tonumber(ARGV[1]) - tonumber(s[7] or '0') >= tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], 'pcounted', s[4], 'pcounted_at', ARGV[1])
+  players = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+end
+return {board, count, tonumber(s[2] or '0'), tonumber(s[4] or '0'), players}
+"""
+
+_KICK = """
+local s = redis.call('HMGET', KEYS[1], 'status', 'qi', 'players')
+if (not s[1]) or s[1] == 'ended' then return {-1, 0} end
+if s[2] ~= ARGV[2] then return {-2, 0} end
+if redis.call('SISMEMBER', KEYS[5], ARGV[1]) == 1 then return {0, tonumber(s[3])} end
+if redis.call('HDEL', KEYS[2], ARGV[1]) == 0 then return {-1, 0} end
+redis.call('SADD', KEYS[5], ARGV[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[5], ttl) end
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[4], ARGV[1])
+if s[1] == 'question' and redis.call('HEXISTS', KEYS[6], ARGV[1]) == 1 then
+  redis.call('HINCRBY', KEYS[1], 'answered', -1)
+end
+local players = redis.call('HINCRBY', KEYS[1], 'players', -1)
+redis.call('HSET', KEYS[1], 'dirty', '1')
+return {redis.call('HINCRBY', KEYS[1], 'seq', 1), players}
+"""
+
+_COUNT_ERROR = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], 'errors', 1) end
+"""
+
+_STANDING = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score then return nil end
+return {redis.call('ZCOUNT', KEYS[1], '(' .. score, '+inf') + 1, score}
 """
 
 _LEASE = """
@@ -490,13 +625,17 @@ class RedisGameStore:
         self._submit = client.register_script(_SUBMIT)
         self._take_updates = client.register_script(_TAKE_UPDATES)
         self._lease = client.register_script(_LEASE)
+        self._kick = client.register_script(_KICK)
+        self._count_error = client.register_script(_COUNT_ERROR)
+        self._standing = client.register_script(_STANDING)
 
     def _key(self, game_id: str, part: str) -> str:
         # The hash tag keeps one game's keys in one Redis Cluster slot (scripts need that).
         return f"{self._prefix}{{{game_id}}}:{part}"
 
     def _game_keys(self, game_id: str) -> list[str]:
-        return [self._key(game_id, part) for part in ("state", "names", "scores", "streaks", "log")]
+        parts = ("state", "names", "scores", "streaks", "log", "kicked")
+        return [self._key(game_id, part) for part in parts]
 
     async def create(self, game_id: str, ttl_seconds: float) -> None:
         state_key = self._key(game_id, "state")
@@ -548,7 +687,12 @@ class RedisGameStore:
             flat += [name, value]
         pending = self._key(game_id, f"pending:{apply_pending if apply_pending is not None else 0}")
         event_id = await self._transition(
-            keys=[self._key(game_id, "state"), self._key(game_id, "scores"), pending],
+            keys=[
+                self._key(game_id, "state"),
+                self._key(game_id, "scores"),
+                pending,
+                self._key(game_id, "names"),
+            ],
             args=[
                 ",".join(expect),
                 "" if expect_qi is None else expect_qi,
@@ -606,15 +750,66 @@ class RedisGameStore:
             event_id=int(event_id),
         )
 
-    async def take_updates(self, game_id: str) -> Updates:
-        board, count, answered, players = cast(
-            list[int], await self._take_updates(keys=[self._key(game_id, "state")])
+    async def kick(self, game_id: str, player_id: str) -> Kicked | None:
+        while True:
+            state = await self.state(game_id)
+            if state is None:
+                return None
+            # The open question's answers decide the answer count; the script checks
+            # that question is still the current one, else this reads the state again.
+            event_id, players = cast(
+                list[int],
+                await self._kick(
+                    keys=[
+                        self._key(game_id, "state"),
+                        self._key(game_id, "names"),
+                        self._key(game_id, "scores"),
+                        self._key(game_id, "streaks"),
+                        self._key(game_id, "kicked"),
+                        self._key(game_id, f"answers:{state.qi}"),
+                    ],
+                    args=[player_id, state.qi],
+                ),
+            )
+            if event_id == -1:
+                return None
+            if event_id >= 0:
+                return Kicked(event_id, players)
+
+    async def kicked(self, game_id: str, player_id: str) -> bool:
+        return bool(await self._client.sismember(self._key(game_id, "kicked"), player_id))
+
+    async def count_error(self, game_id: str) -> None:
+        await self._count_error(keys=[self._key(game_id, "state")])
+
+    async def roster(self, game_id: str) -> dict[str, str]:
+        raw = cast(dict[bytes, bytes], await self._client.hgetall(self._key(game_id, "names")))
+        return {key.decode(): value.decode() for key, value in raw.items()}
+
+    async def take_updates(self, game_id: str, now_ms: int) -> Updates:
+        board, count, answered, players, players_event = cast(
+            list[int],
+            await self._take_updates(
+                keys=[self._key(game_id, "state")], args=[now_ms, PLAYER_COUNT_EVERY_MS]
+            ),
         )
-        return Updates(board, count, answered, players)
+        return Updates(board, count, answered, players, players_event)
 
     async def standings(self, game_id: str) -> list[tuple[str, float]]:
         raw = await self._client.zrevrange(self._key(game_id, "scores"), 0, -1, withscores=True)
         return [(member.decode(), score) for member, score in cast(list[tuple[bytes, float]], raw)]
+
+    async def top(self, game_id: str, count: int) -> list[tuple[str, float]]:
+        key = self._key(game_id, "scores")
+        raw = await self._client.zrevrange(key, 0, count - 1, withscores=True)
+        return [(member.decode(), score) for member, score in cast(list[tuple[bytes, float]], raw)]
+
+    async def standing(self, game_id: str, player_id: str) -> tuple[int, int] | None:
+        found = await self._standing(keys=[self._key(game_id, "scores")], args=[player_id])
+        if not found:
+            return None
+        rank, score = cast(list[Any], found)
+        return int(rank), int(float(score))
 
     async def names(self, game_id: str, players: list[str]) -> dict[str, str]:
         if not players:

@@ -14,7 +14,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect
 
-from studyhall.live import service
+from studyhall.live import operations, service
 from studyhall.live.connections import LiveRuntime
 from studyhall.platform.errors import Forbidden, NotFound
 from studyhall.platform.http import DbSession, MaybeActor
@@ -89,4 +89,16 @@ async def host_page(
     )
 
 
-ROUTES = [join_page, play_page, quizzes_page, host_new_game, host_page]
+@get("/admin/live", name="live-admin")
+async def admin_live_page(
+    request: Request[Any, Any, Any], optional_actor: MaybeActor
+) -> Response[Any]:
+    """Operators' dashboard of running games; ``static/live-admin.js`` keeps it live."""
+    if optional_actor is None or not optional_actor.is_admin:
+        return refuse(optional_actor, request_target(request))
+    live = _live(request)
+    ops = await operations.live_games(live.engine, live.rates, optional_actor)
+    return render("live/admin.html", optional_actor, ops=ops)
+
+
+ROUTES = [join_page, play_page, quizzes_page, host_new_game, host_page, admin_live_page]

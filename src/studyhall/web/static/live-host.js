@@ -14,6 +14,13 @@
   let clockOffset = 0;
   let timer = null;
   let retry = 0;
+  // The step the screen shows; "next" names it so a double click advances only once.
+  const step = { status: root.dataset.stepStatus, index: Number(root.dataset.stepIndex) };
+  const at = (status, index = step.index) => {
+    step.status = status;
+    step.index = index;
+    $("status").textContent = status;
+  };
 
   const banner = (text) => {
     const node = $("banner");
@@ -35,9 +42,33 @@
     items($("board"), entries, (e) => `${e.rank}. ${e.name}: ${e.score}`);
   };
 
-  const addPlayer = (name) => {
+  const kick = async (player, button) => {
+    button.disabled = true;
+    const response = await fetch(`/api/v1/games/${game}/players/${player.participantId}/kick`, {
+      method: "POST",
+      headers: { "X-CSRF-Token": csrf },
+    });
+    if (!response.ok) {
+      button.disabled = false;
+      const body = await response.json();
+      const error = $("action-error");
+      error.textContent = body.detail || body.title;
+      error.hidden = false;
+    }
+  };
+
+  const addPlayer = (player) => {
     const item = document.createElement("li");
-    item.textContent = name;
+    item.dataset.participant = player.participantId;
+    const name = document.createElement("span");
+    name.textContent = player.name;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "button button-secondary button-small";
+    button.textContent = "Kick";
+    button.setAttribute("aria-label", `Kick ${player.name}`);
+    button.addEventListener("click", () => kick(player, button));
+    item.append(name, " ", button);
     $("players").append(item);
   };
 
@@ -66,23 +97,32 @@
 
   const handlers = {
     snapshot(p) {
-      $("status").textContent = p.status;
+      at(p.status, p.question ? p.question.index : -1);
       $("player-count").textContent = p.players;
       board(p.leaderboard);
       $("players").replaceChildren();
-      for (const entry of p.leaderboard) addPlayer(entry.name);
+      for (const player of p.participants || []) addPlayer(player);
       if (p.question && p.status === "question") showQuestion(p.question);
     },
     player_joined(p) {
       $("player-count").textContent = p.players;
-      addPlayer(p.name);
+      addPlayer(p);
+    },
+    player_count(p) {
+      $("player-count").textContent = p.players;
+    },
+    player_kicked(p) {
+      $("player-count").textContent = p.players;
+      for (const item of $("players").querySelectorAll("li")) {
+        if (item.dataset.participant === p.participantId) item.remove();
+      }
     },
     countdown(p) {
-      $("status").textContent = "countdown";
+      at("countdown", -1);
       $("countdown").textContent = `Starting in ${Math.round(p.seconds)} s`;
     },
     new_question(p) {
-      $("status").textContent = "question";
+      at("question", p.index);
       clockOffset = Date.parse(p.startTime) - Date.now();
       $("answered-count").textContent = "0 answered";
       showQuestion(p);
@@ -92,7 +132,7 @@
     },
     question_revealed(p) {
       clearInterval(timer);
-      $("status").textContent = "reveal";
+      at("reveal", p.index);
       $("time-left").textContent = "Closed";
       if (Array.isArray(p.distribution) && question) {
         items($("distribution"), question.options, (text) => {
@@ -111,7 +151,7 @@
     },
     quiz_ended(p) {
       clearInterval(timer);
-      $("status").textContent = "ended";
+      at("ended");
       board(p.podium, "Podium");
     },
   };
@@ -141,10 +181,17 @@
     button.addEventListener("click", async () => {
       const error = $("action-error");
       error.hidden = true;
-      const response = await fetch(`/api/v1/games/${game}/${button.dataset.action}`, {
-        method: "POST",
-        headers: { "X-CSRF-Token": csrf },
-      });
+      let url = `/api/v1/games/${game}/${button.dataset.action}`;
+      if (button.dataset.action === "next" && step.status !== "ended") {
+        url += `?${new URLSearchParams({ fromStatus: step.status, fromQuestion: String(step.index) })}`;
+      }
+      button.disabled = true;
+      let response;
+      try {
+        response = await fetch(url, { method: "POST", headers: { "X-CSRF-Token": csrf } });
+      } finally {
+        button.disabled = false;
+      }
       if (!response.ok) {
         const body = await response.json();
         error.textContent = body.detail || body.title;

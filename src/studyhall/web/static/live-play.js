@@ -16,6 +16,7 @@
   let clockOffset = 0; // server time minus this device's time, in ms
   let timer = null;
   let retry = 0;
+  let kicked = false;
 
   const banner = (text) => {
     const node = $("banner");
@@ -166,7 +167,7 @@
         handlers.quiz_ended({ finalLeaderboard: p.leaderboard, you: p.you });
       }
     },
-    player_joined(p) {
+    player_count(p) {
       $("player-count").textContent = p.players;
     },
     countdown(p) {
@@ -215,6 +216,12 @@
       if (p.you) $("final-you").textContent = `You finished #${p.you.rank} with ${p.you.score} points.`;
     },
     error(p) {
+      if (p.reason === "kicked") {
+        kicked = true;
+        localStorage.removeItem(storeKey(me.code));
+        banner("The host removed you from this game.");
+        return;
+      }
       if (["unknown_participant", "game_not_found"].includes(p.reason)) {
         localStorage.removeItem(storeKey(me.code));
         location.reload();
@@ -246,6 +253,7 @@
       handlers[message.type]?.(message.payload);
     });
     socket.addEventListener("close", () => {
+      if (kicked) return;
       banner("Connection lost. Reconnecting…");
       retry = Math.min(retry + 1, 5);
       setTimeout(connect, 500 * retry);

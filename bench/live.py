@@ -1,0 +1,186 @@
+"""Live quiz scenarios (issue 5): many WebSocket players in one game on one app process.
+
+Each deployment gets its own server on a fresh database (``bench.servers.serve``), its
+join limit per IP lifted (every bot comes from this machine). A ladder of game sizes is
+played by ``studyhall.live.loadtest`` (real WebSocket clients, all in this process on
+the load generator's core, under uvloop): N players join at 200/s, connect, and answer
+two questions, each within one second; the question closes on the last answer. Per size:
+
+- join p95 (target < 150 ms);
+- answer ack p99: ``answer_submission`` to ``answer_received`` (target < 100 ms at 2,000);
+- one frame to every player: from a question's server ``startTime`` to the last player's
+  receipt of its ``new_question`` (target < 100 ms at 5,000);
+- leaderboard after the close: from the last answer sent (the close follows it) to the
+  last player's receipt of the coalesced ``leaderboard_changed`` (target < 250 ms at 2,000).
+
+The largest size at which all four hold is the players-per-process figure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvloop
+
+from bench.servers import Server, serve, studyhall
+from studyhall.live.loadtest import LoadConfig, LoadReport, raise_fd_limit, run
+
+TEACHER = ("live-bench@example.org", "live bench password")
+FULL = (500, 1000, 2000, 5000)
+QUICK = (100, 300)
+QUESTIONS = 2
+JOIN_RATE = 200.0
+"""Joins offered per second: a class of 2,000 joining within ten seconds."""
+JOIN_P95 = 0.150
+ACK_P99 = 0.100
+FRAME_LAST = 0.100
+BOARD_LAST = 0.250
+
+
+@dataclass
+class LiveRun:
+    players: int
+    report: LoadReport
+
+    @property
+    def join_p95(self) -> float:
+        return self.report.join.percentile(0.95)
+
+    @property
+    def ack_p99(self) -> float:
+        return self.report.ack.percentile(0.99)
+
+    @property
+    def frame_last(self) -> float:
+        return self.report.fanout_last.worst
+
+    @property
+    def board_last(self) -> float:
+        return self.report.leaderboard_last.worst
+
+    @property
+    def complete(self) -> bool:
+        report = self.report
+        return report.finished == self.players and not report.errors
+
+    @property
+    def holds(self) -> bool:
+        return self.complete and (
+            self.join_p95 < JOIN_P95
+            and self.ack_p99 < ACK_P99
+            and self.frame_last < FRAME_LAST
+            and self.board_last < BOARD_LAST
+        )
+
+
+@dataclass
+class LiveFigures:
+    deployment: str
+    runs: list[LiveRun]
+
+
+@contextlib.contextmanager
+def live_server(deployment: str, workdir: Path, **options: Path | None) -> Iterator[Server]:
+    """``bench.servers.serve`` with the join limit lifted and room for many sockets."""
+    raise_fd_limit()  # the server inherits this process's limit
+    saved = os.environ.get("STUDYHALL_LIVE_JOIN_LIMIT_PER_IP")
+    os.environ["STUDYHALL_LIVE_JOIN_LIMIT_PER_IP"] = "1000000"
+    try:
+        with serve(deployment, workdir, "live", **options) as server:
+            yield server
+    finally:
+        if saved is None:
+            os.environ.pop("STUDYHALL_LIVE_JOIN_LIMIT_PER_IP", None)
+        else:
+            os.environ["STUDYHALL_LIVE_JOIN_LIMIT_PER_IP"] = saved
+
+
+def run_sizes(server: Server, sizes: tuple[int, ...]) -> LiveFigures:
+    email, password = TEACHER
+    subprocess.run(
+        studyhall("user", "create", email, "--password", password, "--role", "teacher"),
+        env=server.env,
+        check=True,
+        capture_output=True,
+    )
+    runs = []
+    for players in sizes:
+        config = LoadConfig(
+            base=server.base,
+            players=players,
+            questions=QUESTIONS,
+            email=email,
+            password=password,
+            join_rate=JOIN_RATE,
+        )
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            report = runner.run(run(config))
+        runs.append(LiveRun(players, report))
+        print(f"{server.deployment:9} live game of {players} players")
+        for line in report.lines():
+            print(f"{'':9} {line}")
+    return LiveFigures(server.deployment, runs)
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f}"
+
+
+def _met(value: float, target: float) -> str:
+    return "met" if value < target else "not met"
+
+
+def section(figures: list[LiveFigures], header: str) -> str:
+    lines = [
+        "## Live quiz: one game on one app process",
+        "",
+        header,
+        "N WebSocket players (one asyncio client process on the load generator's core) join",
+        f"at {JOIN_RATE:.0f}/s and play {QUESTIONS} single-choice questions, each answered by all",
+        "within one second; the question closes on the last answer. Frame to all: a question's",
+        "server `startTime` to the last player's `new_question`. Leaderboard: the last answer",
+        "sent to the last player's `leaderboard_changed`. Targets: join p95 < 150 ms, ack",
+        "p99 < 100 ms and leaderboard < 250 ms at 2,000 players, frame to all < 100 ms at 5,000.",
+        "",
+        "| deployment | players | finished | joins/s | join p95 ms | ack p50 ms | ack p99 ms "
+        "| frame to all ms | leaderboard ms | errors | all four targets |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for figure in figures:
+        for entry in figure.runs:
+            report = entry.report
+            errors = sum(report.errors.values())
+            lines.append(
+                f"| {figure.deployment} | {entry.players:,} | {report.finished:,} | "
+                f"{report.joins_per_second:.0f} | {_ms(entry.join_p95)} | "
+                f"{_ms(report.ack.percentile(0.5))} | {_ms(entry.ack_p99)} | "
+                f"{_ms(entry.frame_last)} | {_ms(entry.board_last)} | "
+                f"{errors} | {'hold' if entry.holds else 'not all'} |"
+            )
+    lines += ["", "| deployment | target | at | figure ms | result |", "|---|---|---|---|---|"]
+    for figure in figures:
+        by_size = {entry.players: entry for entry in figure.runs}
+        largest = max(by_size)
+        at_2000 = by_size.get(2000, by_size[largest])
+        at_5000 = by_size.get(5000, by_size[largest])
+        checks = [
+            ("join p95 < 150 ms", at_2000, at_2000.join_p95, JOIN_P95),
+            ("ack p99 < 100 ms", at_2000, at_2000.ack_p99, ACK_P99),
+            ("leaderboard < 250 ms after close", at_2000, at_2000.board_last, BOARD_LAST),
+            ("frame to all < 100 ms", at_5000, at_5000.frame_last, FRAME_LAST),
+        ]
+        for name, entry, value, target in checks:
+            lines.append(
+                f"| {figure.deployment} | {name} | {entry.players:,} | {_ms(value)} | "
+                f"{_met(value, target) if entry.complete else 'not met (incomplete)'} |"
+            )
+        holding = [entry.players for entry in figure.runs if entry.holds]
+        most = f"{max(holding):,}" if holding else "none of the sizes run"
+        lines.append(f"| {figure.deployment} | players per process where all hold | {most} | | |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,67 @@
+"""``studyhall loadtest live`` against a real server: every bot joins, answers and finishes."""
+
+from __future__ import annotations
+
+import asyncio
+
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from studyhall.cli import main
+from studyhall.live.loadtest import LoadConfig, run
+from studyhall.live.models import LiveAnswer, LiveGame, LivePlayer
+from studyhall.platform.auth import Role
+from studyhall.platform.runtime import Platform
+from tests.helpers import make_person
+
+PLAYERS = 25
+QUESTIONS = 2
+
+
+async def test_the_load_test_plays_a_whole_game_and_measures_it(
+    platform: Platform, live_server: str
+) -> None:
+    teacher = await make_person(platform, Role.TEACHER)
+    config = LoadConfig(
+        base=f"http://{live_server}",
+        players=PLAYERS,
+        questions=QUESTIONS,
+        token=teacher.token,
+        answer_window=0.2,
+    )
+    report = await run(config)
+    assert (report.joined, report.connected, report.finished) == (PLAYERS,) * 3
+    assert not report.errors, report.errors
+    assert len(report.join.values) == PLAYERS
+    assert len(report.ack.values) == PLAYERS * QUESTIONS, "every answer acknowledged once"
+    assert len(report.fanout.values) == PLAYERS * QUESTIONS
+    assert len(report.fanout_last.values) == QUESTIONS
+    assert len(report.leaderboard.values) >= PLAYERS, "the first board reaches everyone"
+    async with platform.sessions() as session:
+        game_id = await session.scalar(
+            select(LiveGame.id)
+            .join(LivePlayer, LivePlayer.game_id == LiveGame.id)
+            .where(LivePlayer.name == "Bot 00000", LiveGame.host_id == teacher.id)
+        )
+        answers = await session.scalar(
+            select(func.count()).select_from(LiveAnswer).where(LiveAnswer.game_id == game_id)
+        )
+        status = await session.scalar(select(LiveGame.status).where(LiveGame.id == game_id))
+    assert answers == PLAYERS * QUESTIONS
+    assert status == "ended"
+    assert any(line.startswith("answer ack") for line in report.lines())
+
+
+async def test_the_command_prints_the_percentiles(platform: Platform, live_server: str) -> None:
+    teacher = await make_person(platform, Role.TEACHER)
+    arguments = ["loadtest", "live", "--players", "3", "--questions", "1"]
+    arguments += ["--host", f"http://{live_server}", "--token", teacher.token]
+    result = await asyncio.to_thread(CliRunner().invoke, main, [*arguments, "--answer-window", "0"])
+    assert result.exit_code == 0, result.output
+    assert "joined 3, connected 3, finished 3" in result.output
+    assert "errors: none" in result.output
+    refused = await asyncio.to_thread(
+        CliRunner().invoke, main, ["loadtest", "live", "--players", "1", "--host", "http://x"]
+    )
+    assert refused.exit_code != 0
+    assert "--token" in refused.output
