@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck unit bench env lock clean
+.PHONY: run test lint typecheck unit bench fuzz env lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "studyhall needs Python 3.11 or newer"'
@@ -34,6 +34,11 @@ test: lint typecheck unit
 
 bench: env
 	$(BIN)/python -m bench
+
+# The long API fuzz (tests/test_fuzz.py; `make unit` runs a short, fixed-seed version).
+FUZZ_EXAMPLES ?= 200
+fuzz: env
+	STUDYHALL_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/test_fuzz.py --timeout=0 -q
 
 lock:
 	$(BIN)/python -m pip install --quiet uv

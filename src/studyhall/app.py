@@ -40,7 +40,7 @@ from studyhall.payments.webhooks import schedule_reconcile
 from studyhall.platform import health, housekeeping
 from studyhall.platform.clock import Clock
 from studyhall.platform.csrf import SessionCsrfMiddleware, csrf_config
-from studyhall.platform.errors import EXCEPTION_HANDLERS
+from studyhall.platform.errors import EXCEPTION_HANDLERS, declare_problem_responses
 from studyhall.platform.http import provide_db, provide_platform
 from studyhall.platform.jobs import JobRegistry, Worker
 from studyhall.platform.metrics import JOBS_RUN
@@ -115,7 +115,7 @@ def create_litestar(settings: Settings, *, clock: Clock | None = None) -> Litest
             await live.close()
             await platform.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             *health.ROUTES,
             *identity_routes.ROUTES,
@@ -162,6 +162,8 @@ def create_litestar(settings: Settings, *, clock: Clock | None = None) -> Litest
         logging_config=None,
         debug=False,
     )
+    declare_problem_responses(app)
+    return app
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> ObservedApp:

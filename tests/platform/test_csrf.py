@@ -82,3 +82,26 @@ async def test_bearer_calls_need_no_csrf_token(
     teacher = await make_person(platform, Role.TEACHER)
     created = await client.post("/api/v1/cohorts", json={"name": "API"}, headers=teacher.headers)
     assert created.status_code == 201
+
+
+async def test_a_form_field_that_is_not_utf8_is_a_malformed_body(
+    browser: httpx.AsyncClient,
+) -> None:
+    """Found by tests/test_fuzz.py: Litestar's multipart parser raised UnicodeDecodeError (500)."""
+    token = await form_token(browser, "/login")
+    boundary = "fuzzboundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="_csrf_token"\r\n\r\n{token}\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="email"\r\n\r\n'
+        ).encode()
+        + b"\xf1\x97\xb0\r\n"
+        + f"--{boundary}--\r\n".encode()
+    )
+    response = await browser.post(
+        "/login",
+        content=body,
+        headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "malformed_body"

@@ -260,6 +260,7 @@ async def test_other_database_errors_stay_a_500(
     assert_problem(response, 500, "internal_error")
 
 
+@pytest.mark.chaos
 async def test_a_terminated_postgres_connection_is_a_503(
     client: httpx.AsyncClient, platform: Platform, monkeypatch: pytest.MonkeyPatch, deployment: str
 ) -> None:
@@ -277,3 +278,37 @@ async def test_a_terminated_postgres_connection_is_a_503(
     monkeypatch.undo()
     healed = await client.get("/api/v1/me", headers=student.headers)
     assert healed.status_code == 200, "the pool replaces the lost connection"
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/users", "/api/v1/payments/orders", "/api/v1/courses", "bank questions"]
+)
+async def test_an_offset_past_what_the_database_holds_is_a_422(
+    client: httpx.AsyncClient, platform: Platform, path: str
+) -> None:
+    """Found by tests/test_fuzz.py: an offset past a 64-bit integer was a 500 (both engines)."""
+    admin = await make_person(platform, Role.ADMIN)
+    if path == "bank questions":
+        bank = await client.post("/api/v1/banks", json={"name": "Deep"}, headers=admin.headers)
+        path = f"/api/v1/banks/{bank.json()['id']}/questions"
+    too_far = await client.get(f"{path}?offset={2**63}", headers=admin.headers)
+    assert_problem(too_far, 422, "validation_failed")
+    last = await client.get(f"{path}?offset={2**63 - 1}", headers=admin.headers)
+    assert last.status_code == 200, last.text
+    assert last.json() == [] or last.json().get("items") == []
+
+
+async def test_a_nul_character_in_text_is_the_clients_error(
+    client: httpx.AsyncClient, platform: Platform, deployment: str
+) -> None:
+    """Found by tests/test_fuzz.py: PostgreSQL cannot store a NUL and said so with a 500."""
+    student = await make_person(platform)
+    token = await client.post(
+        "/api/v1/auth/token", json={"email": "a\u0000@example.org", "password": "x" * 12}
+    )
+    back = await client.get("/payments/return?checkout=cs_%00", headers=student.headers)
+    if deployment == "scaled":
+        assert_problem(token, 422, "validation_failed")
+        assert_problem(back, 422, "validation_failed")
+    else:  # SQLite stores a NUL: there is simply no such account or checkout
+        assert (token.status_code, back.status_code) == (401, 404)

@@ -293,3 +293,22 @@ async def test_bad_import_requests(client: httpx.AsyncClient, teacher: Person) -
     assert unknown.status_code == 422
     missing = await _import(client, teacher, str(uuid.uuid4()), EVERY_KIND)
     assert missing.status_code == 404
+
+
+async def test_text_moodle_xml_cannot_hold_is_a_409_not_a_500(
+    client: httpx.AsyncClient, teacher: Person
+) -> None:
+    """Found by tests/test_fuzz.py: a form feed in a question made the XML export a 500."""
+    bank = await _bank(client, teacher)
+    created = await client.post(
+        f"/api/v1/banks/{bank}/questions",
+        json={"content": _single("Pick\x0cone")},
+        headers=teacher.headers,
+    )
+    assert created.status_code == 201, created.text
+    xml = await client.get(f"/api/v1/banks/{bank}/export?format=moodlexml", headers=teacher.headers)
+    assert xml.status_code == 409, xml.text
+    assert xml.json()["code"] == "not_exportable"
+    assert "U+000C" in xml.json()["detail"]
+    gift = await client.get(f"/api/v1/banks/{bank}/export?format=gift", headers=teacher.headers)
+    assert gift.status_code == 200, gift.text

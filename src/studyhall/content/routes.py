@@ -7,6 +7,7 @@ import uuid
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, head, post, put
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import (
@@ -30,7 +31,8 @@ from studyhall.content.schemas import (
     VideoOut,
     VideoUrlOut,
 )
-from studyhall.platform.http import CurrentActor, DbSession, MaybeActor, Runtime
+from studyhall.platform.errors import problem_spec
+from studyhall.platform.http import CurrentActor, DbSession, MaybeActor, Offset, Runtime
 
 SearchQuery = Annotated[str, QueryParameter(min_length=1, max_length=500)]
 
@@ -52,7 +54,7 @@ class CoursesController(Controller):
         optional_actor: MaybeActor,
         mine: FromQuery[bool] = False,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> list[CourseOut]:
         """Published courses (and your own); ``mine=true``: only the courses you own."""
         return await service.list_courses(db, optional_actor, mine=mine, limit=limit, offset=offset)
@@ -215,6 +217,15 @@ def _media_headers(plan: service.Playback) -> dict[str, str]:
     return headers
 
 
+# The video's own media type, whole or in part; 304 when the client's copy is current.
+_MEDIA_RESPONSES = {
+    HTTP_200_OK: ResponseSpec(None, description="The whole video"),
+    HTTP_206_PARTIAL_CONTENT: ResponseSpec(None, description="The requested byte range"),
+    HTTP_304_NOT_MODIFIED: ResponseSpec(None, description="Not modified (If-None-Match)"),
+    416: problem_spec("The range is outside the video"),
+}
+
+
 def _media_status(plan: service.Playback) -> int:
     if plan.not_modified:
         return HTTP_304_NOT_MODIFIED
@@ -249,7 +260,7 @@ class MediaController(Controller):
     tags = ["content"]
     opt = {"exclude_from_csrf": True}
 
-    @get("/{video_id:uuid}")
+    @get("/{video_id:uuid}", responses=_MEDIA_RESPONSES)
     async def video(
         self,
         video_id: FromPath[uuid.UUID],
@@ -268,7 +279,7 @@ class MediaController(Controller):
             headers=_media_headers(plan),
         )
 
-    @head("/{video_id:uuid}")
+    @head("/{video_id:uuid}", responses=_MEDIA_RESPONSES)
     async def video_head(
         self,
         video_id: FromPath[uuid.UUID],

@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, post, put
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -29,6 +30,7 @@ from studyhall.platform.http import (
     SESSION_COOKIE,
     CurrentActor,
     DbSession,
+    Offset,
     Runtime,
     client_ip,
 )
@@ -120,7 +122,7 @@ class UsersController(Controller):
         actor: CurrentActor,
         role: FromQuery[Role | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> list[UserOut]:
         users = await service.list_users(db, actor, role=role, limit=limit, offset=offset)
         return [user_out(user) for user in users]
@@ -146,7 +148,11 @@ class CohortsController(Controller):
     ) -> CohortDetailOut:
         return await service.cohort_detail(db, actor, cohort_id)
 
-    @put("/{cohort_id:uuid}/members/{user_id:uuid}", status_code=HTTP_200_OK)
+    @put(
+        "/{cohort_id:uuid}/members/{user_id:uuid}",
+        status_code=HTTP_200_OK,
+        responses={HTTP_201_CREATED: ResponseSpec(dict[str, bool], description="Added now")},
+    )
     async def add_member(
         self,
         cohort_id: FromPath[uuid.UUID],

@@ -32,7 +32,7 @@ from studyhall.payments.schemas import (
 from studyhall.platform import idempotency
 from studyhall.platform.auth import Role, require_role
 from studyhall.platform.errors import NotFound
-from studyhall.platform.http import CurrentActor, DbSession, MaybeActor, Runtime
+from studyhall.platform.http import CurrentActor, DbSession, MaybeActor, Offset, Runtime
 
 CHECKOUT_SCOPE = "payments-checkout"
 SIGNATURE_HEADER = "stripe-signature"
@@ -175,7 +175,7 @@ class PaymentsController(Controller):
         user_id: Annotated[uuid.UUID | None, QueryParameter(name="userId")] = None,
         product_id: Annotated[uuid.UUID | None, QueryParameter(name="productId")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> list[OrderOut]:
         """Your orders; ``all=true`` (admins) everyone's, filtered by state, user, product."""
         return await service.list_orders(

@@ -8,13 +8,16 @@ to abuse and pass straight through.
 
 from __future__ import annotations
 
+from typing import Any
+
+from litestar import Request
 from litestar.config.csrf import CSRFConfig
-from litestar.enums import ScopeType
+from litestar.enums import RequestEncodingType, ScopeType
 from litestar.exceptions import PermissionDeniedException
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.types import Receive, Scope, Send
 
-from studyhall.platform.errors import DomainError
+from studyhall.platform.errors import DomainError, MalformedBody
 from studyhall.platform.http import SESSION_COOKIE
 
 CSRF_COOKIE = "studyhall_csrf"
@@ -61,9 +64,23 @@ class SessionCsrfMiddleware(CSRFMiddleware):
         if is_api and (_header(scope, b"authorization") or not _has_session_cookie(scope)):
             await self.app(scope, receive, send)
             return
+        if scope["type"] == ScopeType.HTTP:
+            await _parse_multipart(Request(scope, receive))
         try:
             await super().__call__(scope, receive, send)
         except PermissionDeniedException as exc:
             if "CSRF" not in str(exc.detail):
                 raise
             raise CsrfFailed() from exc
+
+
+async def _parse_multipart(request: Request[Any, Any, Any]) -> None:
+    """Parse a multipart form up front (the request caches it for the token check and the
+    handler): Litestar's parser raises ``UnicodeDecodeError`` on a field that is not
+    UTF-8, which would otherwise be a 500 instead of the client's error it is."""
+    if request.content_type[0] != RequestEncodingType.MULTI_PART:
+        return
+    try:
+        await request.form()
+    except UnicodeDecodeError as exc:
+        raise MalformedBody("Form fields must be UTF-8 text") from exc

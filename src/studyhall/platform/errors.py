@@ -13,9 +13,12 @@ import logging
 from typing import Any, ClassVar
 
 import msgspec
-from litestar import Request, Response
+from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.routes import HTTPRoute
 from litestar.types import ExceptionHandlersMap
+from redis import exceptions as redis_exc
 from sqlalchemy import exc as sa_exc
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -102,6 +105,13 @@ class DatabaseUnavailable(ServiceUnavailable):
     title = "The database cannot be reached"
 
 
+class HotStoreUnavailable(ServiceUnavailable):
+    """Redis is down: what only it holds (rate limits, leaderboards, live games) waits."""
+
+    code = "hot_store_unavailable"
+    title = "The hot store cannot be reached"
+
+
 # Seconds a client should wait: a busy pool or lock clears fast, a lost server slower.
 BUSY_RETRY_AFTER = 1
 OUTAGE_RETRY_AFTER = 5
@@ -109,14 +119,27 @@ OUTAGE_RETRY_AFTER = 5
 # crash shutdown / a server still starting, 53300 too many connections.
 _PG_LOST_STATES = ("08", "57P01", "57P02", "57P03")
 _PG_BUSY_STATE = "53300"
+# A character PostgreSQL cannot store (a NUL) in text the client sent; SQLite stores it, so
+# this is caught where both deployments meet rather than in every string field.
+_PG_UNSTORABLE_TEXT_STATE = "22021"
 
 
 def _retry_in(error: type[ServiceUnavailable], seconds: int, detail: str) -> ServiceUnavailable:
     return error(detail, headers={"Retry-After": str(seconds)}, extra={"retryAfter": seconds})
 
 
+def hot_store_outage(detail: str | None = None) -> ServiceUnavailable:
+    """The 503 for a feature only Redis serves, while Redis cannot be reached."""
+    return _retry_in(
+        HotStoreUnavailable,
+        OUTAGE_RETRY_AFTER,
+        detail or "Redis cannot be reached right now; retry shortly",
+    )
+
+
 def transient_outage(exc: Exception) -> ServiceUnavailable | None:
-    """The 503 for a database that is overloaded or gone, or None for any other error.
+    """The 503 for a database (or Redis) that is overloaded or gone, or None for any other
+    error.
 
     Only transient states qualify; every other database error (a missing table, bad
     SQL) stays a 500, because retrying cannot fix a programming error.
@@ -126,6 +149,8 @@ def transient_outage(exc: Exception) -> ServiceUnavailable | None:
     unreachable = "A service this request needs cannot be reached right now; retry shortly"
     if isinstance(exc, sa_exc.TimeoutError):  # no pooled connection came free in time
         return _retry_in(ServiceUnavailable, BUSY_RETRY_AFTER, busy)
+    if isinstance(exc, redis_exc.ConnectionError | redis_exc.TimeoutError):
+        return hot_store_outage()
     if isinstance(exc, ConnectionError):
         # Refused or reset while connecting: SQLAlchemy passes a driver's socket errors
         # through unwrapped, and Redis may raise them too, so no service is named.
@@ -212,6 +237,11 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         headers = dict(exc.headers or {})
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail else title
         return problem_response(status, code, title, detail, headers=headers or None)
+    if (
+        isinstance(exc, sa_exc.DBAPIError)
+        and str(getattr(exc.orig, "sqlstate", None) or "") == _PG_UNSTORABLE_TEXT_STATE
+    ):
+        return handle_exception(request, InvalidInput("Text must not contain NUL characters"))
     outage = transient_outage(exc)
     if outage is not None:
         # Expected under load or during a failover: one line, no traceback, no SQL.
@@ -231,3 +261,57 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
 
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {Exception: handle_exception}
+
+
+class Problem(msgspec.Struct):
+    """The problem document every error is rendered as (OpenAPI only; some codes add members
+    such as ``errors`` or ``retryAfter``)."""
+
+    type: str
+    status: int
+    title: str
+    detail: str
+    code: str
+
+
+# What any operation may answer besides its success: bad or oversized input, missing or
+# insufficient rights, a missing object, a conflict, a paywall, a rate limit, an outage.
+PROBLEM_STATUSES = (400, 401, 402, 403, 404, 409, 413, 415, 422, 429, 503)
+
+
+def declare_problem_responses(app: Litestar) -> None:
+    """Describe the problem responses in every operation of the OpenAPI schema.
+
+    Litestar declares only a 400 of its own shape per handler, which this app never sends
+    (``handle_exception`` renders problem+json); a handler's own ``responses`` win.
+    """
+    problem = {status: problem_spec(_STATUS_DESCRIPTIONS[status]) for status in PROBLEM_STATUSES}
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            for handler in route.route_handlers:
+                handler.responses = {**problem, **(handler.responses or {})}
+
+
+def problem_spec(description: str) -> ResponseSpec:
+    """An OpenAPI response that is a problem document."""
+    return ResponseSpec(
+        data_container=Problem,
+        media_type=PROBLEM_MEDIA_TYPE,
+        description=description,
+        generate_examples=False,
+    )
+
+
+_STATUS_DESCRIPTIONS = {
+    400: "Malformed request or missing Idempotency-Key",
+    401: "Not authenticated",
+    402: "A purchase is needed first",
+    403: "Not allowed",
+    404: "No such object, or not yours",
+    409: "Conflict with the current state",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    429: "Rate limited (see Retry-After)",
+    503: "A service it needs is unavailable (see Retry-After)",
+}

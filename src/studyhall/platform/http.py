@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studyhall.platform.auth import Actor
@@ -21,6 +22,8 @@ DbSession = NamedDependency[AsyncSession]
 Runtime = NamedDependency[Platform]
 CurrentActor = NamedDependency[Actor]
 MaybeActor = NamedDependency[Actor | None]
+# A list's ``offset``: PostgreSQL takes a BIGINT; a larger one is the client's 422, not a 500.
+Offset = Annotated[int, QueryParameter(ge=0, le=2**63 - 1)]
 
 
 def provide_platform(state: State) -> Platform:

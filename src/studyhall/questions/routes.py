@@ -7,12 +7,13 @@ import uuid
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from studyhall.platform.errors import MalformedBody
-from studyhall.platform.http import CurrentActor, DbSession, Runtime
+from studyhall.platform.http import CurrentActor, DbSession, Offset, Runtime
 from studyhall.questions import files, service
 from studyhall.questions.render import StudentQuestion
 from studyhall.questions.schemas import (
@@ -28,7 +29,8 @@ from studyhall.questions.schemas import (
 )
 
 IMPORT_MAX_BYTES = 32 * 1024 * 1024
-_EXPORT_MEDIA_TYPES = {"gift": "text/plain; charset=utf-8", "moodlexml": "application/xml"}
+# Litestar adds the charset to text/* itself.
+_EXPORT_MEDIA_TYPES = {"gift": "text/plain", "moodlexml": "application/xml"}
 
 
 class BanksController(Controller):
@@ -79,7 +81,10 @@ class BanksController(Controller):
             raise MalformedBody("The file is not UTF-8 text") from exc
         return await service.import_questions(db, platform, actor, bank_id, text, format)
 
-    @get("/{bank_id:uuid}/export")
+    @get(
+        "/{bank_id:uuid}/export",
+        responses={200: ResponseSpec(None, description="GIFT text, or Moodle XML")},
+    )
     async def export(
         self,
         bank_id: FromPath[uuid.UUID],
@@ -107,7 +112,7 @@ class BanksController(Controller):
         kind: FromQuery[str | None] = None,
         difficulty: FromQuery[str | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> list[QuestionOut]:
         return await service.list_questions(
             db,
@@ -174,7 +179,7 @@ class QuestionFilesController(Controller):
     tags = ["questions"]
     opt = {"exclude_from_csrf": True}
 
-    @get("/{file_id:uuid}")
+    @get("/{file_id:uuid}", responses={200: ResponseSpec(None, description="The file")})
     async def file(
         self,
         file_id: FromPath[uuid.UUID],

@@ -72,6 +72,11 @@ class AlreadyShared(Conflict):
     title = "The bank is already shared with this user"
 
 
+class NotExportable(Conflict):
+    code = "not_exportable"
+    title = "The bank holds text this format cannot carry"
+
+
 def decode_content(version: QuestionVersion) -> QuestionContent:
     return msgspec.convert(version.content, QuestionContent)
 
@@ -579,7 +584,10 @@ async def export_bank(
             if missing:
                 notes.append(f"files missing from storage: {label}: {', '.join(missing)}")
         exportable.append(parsed)
-    body = write_gift(exportable) if fmt == "gift" else write_moodle_xml(exportable, embedded)
+    try:
+        body = write_gift(exportable) if fmt == "gift" else write_moodle_xml(exportable, embedded)
+    except ValueError as exc:  # e.g. a control character XML 1.0 cannot hold
+        raise NotExportable(f"Cannot export as {fmt}: {exc}") from exc
     if not notes:
         return body
     if fmt == "gift":
