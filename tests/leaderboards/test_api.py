@@ -298,7 +298,7 @@ async def test_an_unreachable_index_is_a_503_and_results_still_show(
 
     monkeypatch.setattr(RedisLeaderboardIndex, "read", unreachable)
     refused = await client.get(f"/api/v1/exams/{exam_id}/leaderboard", headers=ada.headers)
-    assert (refused.status_code, refused.json()["code"]) == (503, "service_unavailable")
+    assert (refused.status_code, refused.json()["code"]) == (503, "hot_store_unavailable")
     result = await client.get(
         f"/api/v1/sessions/{submitted['sessionId']}/result", headers=ada.headers
     )

@@ -20,6 +20,7 @@ from tests.services import REDIS_URL, require_redis, scratch_postgres
 pytestmark = pytest.mark.services
 
 
+@pytest.mark.chaos
 async def test_killing_the_timer_node_hands_the_game_to_the_other(tmp_path: Path) -> None:
     require_redis()
     prefix = f"test:{uuid.uuid4().hex}:"

@@ -27,7 +27,7 @@ from studyhall.leaderboards import boards, repository, standings
 from studyhall.leaderboards.index import Board, Ranked
 from studyhall.leaderboards.schemas import EntryOut, LeaderboardOut
 from studyhall.platform.auth import Actor, ensure_owner_or_admin
-from studyhall.platform.errors import DomainError, NotFound, ServiceUnavailable
+from studyhall.platform.errors import DomainError, NotFound, hot_store_outage
 from studyhall.platform.pubsub import Subscription
 from studyhall.platform.runtime import Platform
 
@@ -118,7 +118,7 @@ async def _read(
             radius=AROUND_RADIUS if query.around else 0,
         )
     except RedisError as exc:
-        raise ServiceUnavailable("The leaderboard cannot be read right now") from exc
+        raise hot_store_outage("The leaderboard cannot be read right now") from exc
     around = found.around if query.around else []
     names = await repository.names(
         session, [item.standing.user_id for item in (*found.top, *around)]

@@ -10,10 +10,14 @@ whatever lives in the hot store can be rebuilt from the database.
 from __future__ import annotations
 
 import heapq
+import time
 from collections.abc import Mapping
-from typing import Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection, Connection, ConnectionPool, parse_url
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT
 from sortedcontainers import SortedList
 
@@ -80,19 +84,87 @@ class HotStore(Protocol):
     async def close(self) -> None: ...
 
 
-async def connect_redis(url: str) -> Redis:
-    """Open the shared Redis client and check it answers, so a bad URL fails at startup.
+OUTAGE_COOLDOWN_SECONDS = 1.0
+"""After a failed connect, how long every Redis call fails at once before one tries again."""
 
-    Timeouts are short because every caller is on a request path: a stuck Redis
-    must turn into an error, not a hung request.
+
+class RedisOutage:
+    """A circuit breaker shared by one client's connections.
+
+    While Redis is down, a caller would otherwise wait out a connect (refused at once
+    when the process is gone, ``socket_connect_timeout`` when the host is) on every
+    call; for ``cooldown`` seconds after a failed connect, calls fail at once instead,
+    and the first one after that tries again. Time here is the process's monotonic
+    clock: this guards sockets, not domain deadlines.
     """
-    client = Redis.from_url(
+
+    def __init__(self, cooldown: float = OUTAGE_COOLDOWN_SECONDS) -> None:
+        self._cooldown = cooldown
+        self._until = 0.0
+
+    def check(self) -> None:
+        """Raise Redis's ConnectionError while the breaker is open."""
+        if time.monotonic() < self._until:
+            raise RedisConnectionError("Redis is unreachable; not retrying yet")
+
+    def trip(self) -> None:
+        self._until = time.monotonic() + self._cooldown
+
+
+class _GuardedConnection(AbstractConnection):
+    """A connection that consults its pool's :class:`RedisOutage` before connecting."""
+
+    def __init__(self, *, outage: RedisOutage, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._outage = outage
+
+    async def connect(self) -> None:
+        if self.is_connected:
+            return
+        self._outage.check()
+        try:
+            await super().connect()  # type: ignore[no-untyped-call]  # unannotated in redis-py
+        except (RedisConnectionError, RedisTimeoutError):
+            self._outage.trip()
+            raise
+
+
+_guarded_classes: dict[type[AbstractConnection], type[AbstractConnection]] = {}
+
+
+def _guarded(base: type[AbstractConnection]) -> type[AbstractConnection]:
+    """``base`` (TCP, TLS or Unix socket, as the URL says) behind the breaker."""
+    guarded = _guarded_classes.get(base)
+    if guarded is None:
+        guarded = type(f"Guarded{base.__name__}", (_GuardedConnection, base), {})
+        _guarded_classes[base] = guarded
+    return guarded
+
+
+def redis_client(url: str) -> Redis:
+    """The shared Redis client; it connects on first use, so the process starts (and serves
+    what it can) while Redis is down, and reconnects once Redis is back.
+
+    Timeouts are short and a failed command is not retried, because every caller is on a
+    request path: a stuck or missing Redis must turn into a quick error, not a hung
+    request. (A pooled connection that Redis dropped on a restart is noticed and
+    reopened when it is taken from the pool.)
+    """
+    base = parse_url(url).get("connection_class", Connection)
+    pool = ConnectionPool.from_url(
         url,
-        decode_responses=False,
+        connection_class=_guarded(base),
+        outage=RedisOutage(),
         socket_connect_timeout=2.0,
         socket_timeout=2.0,
         health_check_interval=30,
     )
+    return Redis.from_pool(pool)
+
+
+async def connect_redis(url: str) -> Redis:
+    """:func:`redis_client`, checked to answer now (for callers that cannot do without)."""
+    client = redis_client(url)
     try:
         await client.ping()
     except BaseException:

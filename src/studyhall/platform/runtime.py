@@ -1,26 +1,33 @@
 """The running platform: settings plus every infrastructure handle, built once per process.
 
 Redis unset means in-process hot store and pub/sub (embedded); set, every node
-shares them (scaled). Services receive the pieces they need from here.
+shares them (scaled). Services receive the pieces they need from here. A process
+starts while Redis is down and serves what does not need it (see docs/operations.md,
+"Fault injection"); the client reconnects when Redis is back.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from studyhall.config import Settings
 from studyhall.platform import jobs
 from studyhall.platform.clock import Clock, SystemClock
 from studyhall.platform.db import create_engine, create_session_factory
-from studyhall.platform.hotstore import HotStore, MemoryHotStore, RedisHotStore, connect_redis
+from studyhall.platform.hotstore import HotStore, MemoryHotStore, RedisHotStore, redis_client
 from studyhall.platform.pubsub import MemoryPubSub, PubSub, RedisPubSub
 from studyhall.platform.ratelimit import RateLimiter
+
+logger = logging.getLogger("studyhall.platform")
 
 
 @dataclass(slots=True)
@@ -42,7 +49,14 @@ class Platform:
         pubsub: PubSub
         redis: Redis | None = None
         if settings.redis_url:
-            redis = await connect_redis(settings.redis_url)
+            redis = redis_client(settings.redis_url)
+            try:
+                await redis.ping()
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                logger.warning(
+                    "Redis is unreachable (%s); serving without it until it returns",
+                    type(exc).__name__,
+                )
             hot = RedisHotStore(redis, settings.redis_prefix)
             pubsub = RedisPubSub(redis, settings.redis_prefix)
         else:
@@ -55,7 +69,9 @@ class Platform:
             sessions=create_session_factory(engine),
             hot=hot,
             pubsub=pubsub,
-            limiter=RateLimiter(hot, clock),
+            limiter=RateLimiter(
+                hot, clock, fallback=None if redis is None else MemoryHotStore(clock)
+            ),
             redis=redis,
         )
 
