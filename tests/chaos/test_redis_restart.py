@@ -112,7 +112,13 @@ async def test_redis_restart_loses_no_answer_and_rebuilds_leaderboards_and_readi
             back = await _readyz_until(http, base, 200)
             board_back = await _board(http, base, exam)
             await _submit(http, base, seats[BEFORE + DURING :])
+            # Boards follow a commit within a second (an update task after it): ask again.
             board_after = await _board(http, base, exam)
+            for _ in range(50):
+                if board_after.json()["total"] == STUDENTS:
+                    break
+                await asyncio.sleep(0.1)
+                board_after = await _board(http, base, exam)
             current = await asyncio.gather(
                 *(
                     http.get(f"{base}/api/v1/sessions/{seat.session_id}", headers=seat.headers)
