@@ -3,6 +3,7 @@ running after ``kill -9`` of the process that held them."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import uuid
 from pathlib import Path
@@ -92,7 +93,12 @@ async def test_killing_the_timer_node_hands_the_game_to_the_other(tmp_path: Path
                     for socket in sockets.values():
                         await socket.next("new_question")
                     lease_key = f"{prefix}live:{{{game.id}}}:lease"
-                    holder = (await redis.get(lease_key) or b"").decode()
+                    holder = ""
+                    for _ in range(50):  # a node's tick takes the lease within a moment
+                        holder = (await redis.get(lease_key) or b"").decode()
+                        if any(f":{node.pid}:" in holder for node in nodes.values()):
+                            break
+                        await asyncio.sleep(0.1)
                     doomed = next(url for url, node in nodes.items() if f":{node.pid}:" in holder)
                     survivor = next(url for url in urls if url != doomed)
                     cluster.kill_9(nodes[doomed])
