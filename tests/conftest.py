@@ -25,7 +25,7 @@ from playwright.async_api import expect as async_expect
 from playwright.sync_api import expect as sync_expect
 from redis.asyncio import Redis
 
-from studyhall.app import build_worker, create_app
+from studyhall.app import build_worker, create_app, litestar_of
 from studyhall.config import Settings, load_settings
 from studyhall.models import metadata
 from studyhall.platform.clock import FakeClock
@@ -147,7 +147,7 @@ async def serving(app: ObservedApp) -> AsyncIterator[None]:
     stop = asyncio.Event()
 
     async def hold() -> None:
-        async with app.app.lifespan():
+        async with litestar_of(app).lifespan():
             started.set()
             await stop.wait()
 
@@ -179,7 +179,7 @@ async def client(app: ObservedApp) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def platform(app: ObservedApp, client: httpx.AsyncClient) -> Platform:
     """The running app's platform (started by the client's lifespan)."""
-    started: Platform = app.app.state.platform
+    started: Platform = litestar_of(app).state.platform
     return started
 
 

@@ -24,6 +24,7 @@ import httpx
 import pytest
 from litestar import Litestar
 
+from studyhall.app import litestar_of
 from studyhall.platform.auth import Role
 from studyhall.platform.observe import ObservedApp
 from studyhall.platform.runtime import Platform
@@ -122,7 +123,7 @@ def _json_keys(value: Any) -> set[str]:
 
 def get_routes(app: ObservedApp) -> Iterator[tuple[str, dict[str, str]]]:
     """Each GET route's path template and its path parameters (name → type name)."""
-    litestar = app.app
+    litestar = litestar_of(app)
     assert isinstance(litestar, Litestar)
     for route in litestar.routes:
         if (

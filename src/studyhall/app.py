@@ -27,6 +27,7 @@ from studyhall.exams import tasks as exam_tasks
 from studyhall.exams.answers import AnswerJournal
 from studyhall.exams.batched import ExamSessions
 from studyhall.exams.integrity import SignalBuffer
+from studyhall.exams.save_lane import AnswerSaveLane
 from studyhall.identity import routes as identity_routes
 from studyhall.identity import tasks as identity_tasks
 from studyhall.identity.dependencies import provide_actor, provide_optional_actor
@@ -166,7 +167,16 @@ def create_litestar(settings: Settings, *, clock: Clock | None = None) -> Litest
     return app
 
 
+def litestar_of(app: ObservedApp) -> Litestar:
+    """The Litestar app inside the ASGI layers of :func:`create_app` (its state, lifespan)."""
+    inner: object = app
+    while not isinstance(inner, Litestar):
+        inner = getattr(inner, "app")  # noqa: B009 (each layer keeps the next one as ``app``)
+    return inner
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> ObservedApp:
     """The ASGI app uvicorn serves (``studyhall.app:create_app`` with ``--factory``)."""
     settings = settings or load_settings()
-    return ObservedApp(create_litestar(settings, clock=clock), access_log=settings.access_log)
+    app = create_litestar(settings, clock=clock)
+    return ObservedApp(AnswerSaveLane.in_front_of(app), access_log=settings.access_log)

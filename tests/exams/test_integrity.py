@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from studyhall.app import litestar_of
 from studyhall.exams.integrity import SIGNALS_PER_MINUTE
 from studyhall.exams.integrity_rules import AnswerSheet, similar_pairs
 from studyhall.platform.auth import Role
@@ -51,7 +52,7 @@ async def honest(platform: Platform) -> Person:
 @pytest.fixture
 def flush_signals(app: ObservedApp) -> Flush:
     """Write the buffered signals now instead of at the next one-second tick."""
-    flush: Flush = app.app.state.signal_buffer.flush
+    flush: Flush = litestar_of(app).state.signal_buffer.flush
     return flush
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 from click.testing import CliRunner
 
-from studyhall.app import create_app
+from studyhall.app import create_app, litestar_of
 from studyhall.cli import main
 from studyhall.config import load_settings
 from studyhall.exams import service as exam_service
@@ -240,7 +240,7 @@ async def _one_result(env: dict[str, str]) -> str:
         serving(app),
         httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client,
     ):
-        platform: Platform = app.app.state.platform  # type: ignore[attr-defined]
+        platform: Platform = litestar_of(app).state.platform
         teacher = await make_person(platform, Role.TEACHER)
         student = await make_person(platform, Role.STUDENT)
         exam_id = await make_exam(client, teacher)

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
+from studyhall.app import litestar_of
 from studyhall.live.connections import LiveRuntime
 from studyhall.live.engine import LiveEngine
 from studyhall.platform.clock import FakeClock
@@ -45,7 +46,7 @@ def quiz_body(*questions: dict[str, Any], **options: Any) -> dict[str, Any]:
 
 
 def runtime(app: ObservedApp) -> LiveRuntime:
-    live: LiveRuntime = app.app.state.live
+    live: LiveRuntime = litestar_of(app).state.live
     return live
 
 

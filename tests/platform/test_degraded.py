@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from studyhall.app import create_app
+from studyhall.app import create_app, litestar_of
 from studyhall.identity import repository as identity_repository
 from studyhall.platform.auth import Role
 from studyhall.platform.clock import FakeClock
@@ -125,7 +125,7 @@ async def test_the_app_starts_and_serves_without_redis_and_recovers_when_it_come
     shutil.copy(sqlite_template, tmp_path / "studyhall.db")
     app = create_app(base_settings(tmp_path, redis_url=stopped_redis.url, redis_prefix="t:"))
     async with serving(app):
-        platform: Platform = app.app.state.platform
+        platform: Platform = litestar_of(app).state.platform
         teacher = await make_person(platform, Role.TEACHER)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from studyhall.app import create_app
+from studyhall.app import create_app, litestar_of
 from studyhall.config import Settings
 from studyhall.platform.auth import Role
 from studyhall.platform.logging import JsonFormatter
@@ -78,7 +78,7 @@ async def test_logs_are_json_with_request_and_user_ids(
     caplog.handler.setFormatter(JsonFormatter())
     caplog.set_level(logging.INFO, logger="studyhall.access")
     async with serving(app):
-        platform: Platform = app.app.state.platform
+        platform: Platform = litestar_of(app).state.platform
         person = await make_person(platform)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:

@@ -16,6 +16,7 @@ from studyhall.exams.answers import AnswerJournal, SaveRequest, save_answer
 from studyhall.exams.batched import ExamSessions
 from studyhall.exams.grading_routes import GradingController
 from studyhall.exams.integrity_routes import IntegrityController
+from studyhall.exams.save_lane import SAVE_HANDLER
 from studyhall.exams.schemas import (
     AnswerIn,
     AttemptsOut,
@@ -137,6 +138,7 @@ class SessionsController(Controller):
         "/{session_id:uuid}/answers",
         request_max_body_size=ANSWER_MAX_BYTES,
         dependencies={"actor": Provide(provide_actor_briefly)},
+        name=SAVE_HANDLER,
     )
     async def save(
         self,
@@ -146,7 +148,9 @@ class SessionsController(Controller):
         platform: Runtime,
         actor: CurrentActor,
     ) -> SavedOut:
-        """Needs an ``Idempotency-Key``. 200 means the answer is stored durably."""
+        """Needs an ``Idempotency-Key``. 200 means the answer is stored durably.
+
+        Most bearer saves are served by ``save_lane`` before they reach this handler."""
         # The journal comes from the app state, not as a dependency: two dependencies
         # resolved side by side cost a task group on every save.
         journal: AnswerJournal = request.app.state.answer_journal

@@ -10,6 +10,7 @@ and retrying soon is the right move.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import msgspec
@@ -171,6 +172,18 @@ def transient_outage(exc: Exception) -> ServiceUnavailable | None:
     return None
 
 
+def problem_document(
+    status: int, code: str, title: str, detail: str, extra: dict[str, Any] | None = None
+) -> bytes:
+    """The problem+json body; ``extra`` adds members such as ``errors`` or ``retryAfter``."""
+    body: dict[str, Any] = {"type": "about:blank", "status": status, "title": title}
+    body["detail"] = detail
+    body["code"] = code
+    if extra:
+        body.update(extra)
+    return msgspec.json.encode(body)
+
+
 def problem_response(
     status: int,
     code: str,
@@ -180,17 +193,21 @@ def problem_response(
     headers: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Response[bytes]:
-    body: dict[str, Any] = {"type": "about:blank", "status": status, "title": title}
-    body["detail"] = detail
-    body["code"] = code
-    if extra:
-        body.update(extra)
     return Response(
-        content=msgspec.json.encode(body),
+        content=problem_document(status, code, title, detail, extra),
         status_code=status,
         media_type=PROBLEM_MEDIA_TYPE,
         headers=headers,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedProblem:
+    """A problem ready to send, for callers outside Litestar's response cycle."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str]
 
 
 # Litestar's own exceptions mapped to our codes, by status.
@@ -206,57 +223,66 @@ _HTTP_CODES: dict[int, tuple[str, str]] = {
 }
 
 
-def _validation_problem(exc: ValidationException) -> Response[bytes]:
+def _validation_problem(exc: ValidationException) -> RenderedProblem:
     errors = exc.extra if isinstance(exc.extra, list) else []
     for error in errors:
         # Litestar reports a missing body as the KeyError of its "data" kwarg.
         if isinstance(error, dict) and error.get("message") == "'data'":
             error["message"] = "A request body is required"
-    return problem_response(
+    body = problem_document(
         422,
         InvalidInput.code,
         InvalidInput.title,
         str(exc.detail),
         extra={"errors": errors} if errors else None,
     )
+    return RenderedProblem(422, body, {})
 
 
-def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    """Render any exception as problem+json; unexpected ones are logged, never echoed."""
+def _rendered(
+    status: int, code: str, title: str, detail: str, headers: dict[str, str] | None = None
+) -> RenderedProblem:
+    return RenderedProblem(status, problem_document(status, code, title, detail), headers or {})
+
+
+def render_problem(exc: Exception, method: str, path: str) -> RenderedProblem:
+    """Any exception as problem+json; unexpected ones are logged, never echoed."""
     if isinstance(exc, DomainError):
-        return problem_response(
-            exc.status, exc.code, exc.title, exc.detail, headers=exc.headers, extra=exc.extra
-        )
+        body = problem_document(exc.status, exc.code, exc.title, exc.detail, exc.extra)
+        return RenderedProblem(exc.status, body, exc.headers)
     if isinstance(exc, ValidationException):
         return _validation_problem(exc)
     if isinstance(exc, HTTPException):
         status = exc.status_code
         if status == 400 and isinstance(exc.__cause__, SerializationException):
-            return problem_response(400, MalformedBody.code, MalformedBody.title, str(exc.detail))
+            return _rendered(400, MalformedBody.code, MalformedBody.title, str(exc.detail))
         code, title = _HTTP_CODES.get(status, ("http_error", "Request failed"))
-        headers = dict(exc.headers or {})
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail else title
-        return problem_response(status, code, title, detail, headers=headers or None)
+        return _rendered(status, code, title, detail, dict(exc.headers or {}))
     if (
         isinstance(exc, sa_exc.DBAPIError)
         and str(getattr(exc.orig, "sqlstate", None) or "") == _PG_UNSTORABLE_TEXT_STATE
     ):
-        return handle_exception(request, InvalidInput("Text must not contain NUL characters"))
+        return render_problem(InvalidInput("Text must not contain NUL characters"), method, path)
     outage = transient_outage(exc)
     if outage is not None:
         # Expected under load or during a failover: one line, no traceback, no SQL.
         cause = getattr(exc, "orig", None) or exc
-        logger.warning(
-            "%s on %s %s: %s",
-            outage.code,
-            request.method,
-            request.url.path,
-            type(cause).__name__,
-        )
-        return handle_exception(request, outage)
-    logger.exception("unhandled error on %s %s", request.method, request.url.path)
-    return problem_response(
+        logger.warning("%s on %s %s: %s", outage.code, method, path, type(cause).__name__)
+        return render_problem(outage, method, path)
+    logger.exception("unhandled error on %s %s", method, path)
+    return _rendered(
         500, "internal_error", "Internal server error", "Something went wrong on our side"
+    )
+
+
+def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    rendered = render_problem(exc, request.method, request.url.path)
+    return Response(
+        content=rendered.body,
+        status_code=rendered.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=rendered.headers or None,
     )
 
 

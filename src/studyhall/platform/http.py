@@ -38,8 +38,15 @@ async def provide_db(platform: Runtime) -> AsyncIterator[AsyncSession]:
 
 def client_ip(request: Request[Any, Any, Any], *, trust_proxy_headers: bool) -> str:
     """The caller's address; X-Forwarded-For only counts behind a proxy we were told about."""
-    if trust_proxy_headers:
-        forwarded = request.headers.get("x-forwarded-for")
-        if forwarded:
-            return forwarded.split(",", 1)[0].strip()
-    return request.client.host if request.client else "unknown"
+    return peer_address(
+        request.headers.get("x-forwarded-for"),
+        request.client.host if request.client else None,
+        trust_proxy_headers=trust_proxy_headers,
+    )
+
+
+def peer_address(forwarded_for: str | None, peer: str | None, *, trust_proxy_headers: bool) -> str:
+    """:func:`client_ip` from the raw header and socket peer (for plain ASGI callers)."""
+    if trust_proxy_headers and forwarded_for:
+        return forwarded_for.split(",", 1)[0].strip()
+    return peer or "unknown"
