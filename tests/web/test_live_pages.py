@@ -3,6 +3,7 @@ play a whole game; one player reloads mid-game and keeps name and score."""
 
 from __future__ import annotations
 
+import base64
 import re
 import uuid
 
@@ -30,6 +31,11 @@ QUESTIONS = [
         "timeLimitSeconds": 60,
     },
 ]
+
+
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+)
 
 
 def _join(page: Page, code: str, name: str) -> None:
@@ -92,6 +98,46 @@ def test_a_host_and_three_players_play_a_whole_game(
         expect(ann.get_by_text(re.compile(r"You finished #1"))).to_be_visible()
         expect(ben.get_by_text(re.compile(r"You finished #3"))).to_be_visible()
         expect(host.get_by_role("heading", name="Podium")).to_be_visible()
+    finally:
+        for context in contexts:
+            context.close()
+
+
+def test_on_the_host_screen_only_players_get_marked_buttons(
+    browser: Browser, server: str, teacher: Account
+) -> None:
+    title = f"Host screen {uuid.uuid4().hex[:6]}"
+    with _client(server, teacher) as http:
+        image = http.post("/api/v1/quiz-images", content=PNG).json()["id"]
+        question = {**QUESTIONS[0], "image": image, "imageAlt": "A red planet"}
+        body = {"title": title, "questionsOn": "host", "questions": [question]}
+        created = http.post("/api/v1/quizzes", json=body)
+        assert created.status_code == 201, created.text
+    contexts = [browser.new_context(base_url=server) for _ in range(2)]
+    try:
+        host, ann = (context.new_page() for context in contexts)
+        sign_in(host, server, teacher, then="/host/quizzes")
+        host.get_by_role("listitem").filter(has_text=title).get_by_role(
+            "button", name="Host a game"
+        ).click()
+        expect(host).to_have_url(re.compile(r"/host/games/"))
+        _join(ann, host.get_by_label("Game code").inner_text().strip(), "Ann")
+        host.get_by_role("button", name="Start").click()
+
+        expect(host.get_by_role("heading", name="Which planet is red?")).to_be_visible()
+        expect(host.get_by_role("img", name="A red planet")).to_be_visible()
+        host.wait_for_function("document.querySelector('[data-question-image]').naturalWidth > 0")
+        expect(host.locator("[data-distribution] li")).to_have_text(["Venus", "Mars", "Earth"])
+        expect(ann.get_by_text("Look at the host's screen")).to_be_visible()
+        for name in ("red triangle", "blue diamond", "gold circle"):
+            expect(ann.get_by_role("button", name=name)).to_be_visible()
+        for text in ("Which planet is red?", "Venus", "Mars", "Earth"):
+            expect(ann.get_by_text(text)).to_have_count(0)
+        expect(ann.locator("[data-question-image]")).to_be_hidden()
+
+        ann.get_by_role("button", name="blue diamond").click()  # Mars, the only player
+        expect(ann.get_by_text(re.compile(r"Correct! \+1[0-5][0-9]"))).to_be_visible()
+        expect(host.locator("[data-distribution] li").nth(1)).to_have_text("Mars: 1 ✓")
     finally:
         for context in contexts:
             context.close()

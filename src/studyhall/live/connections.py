@@ -24,7 +24,7 @@ from studyhall.live.engine import (
 )
 from studyhall.live.hub import CLOSE, Hub, Listener, Personalizer
 from studyhall.live.operations import Rates
-from studyhall.live.questions import InvalidAnswer, key_view, player_view
+from studyhall.live.questions import InvalidAnswer, key_view
 from studyhall.platform.errors import NotFound
 
 MAX_LONG_POLL_SECONDS = 30.0
@@ -74,12 +74,11 @@ async def snapshot(engine: LiveEngine, game: GameDef, player_id: str | None) -> 
         "leaderboard": top,
     }
     if state is not None and status in ("question", "reveal") and state.qi >= 0:
-        question = game.questions[state.qi]
-        view = player_view(question, state.qi, len(game.questions))
-        view["startTime"], view["endTime"] = protocol.iso(state.qs), protocol.iso(state.qe)
-        payload["question"] = view
+        payload["question"] = engine.question_view(
+            game, state.qi, state.qs, state.qe, full=player_id is None
+        )
         if status == "reveal":
-            payload["reveal"] = key_view(question)
+            payload["reveal"] = key_view(game.questions[state.qi])
     if player_id is None:
         roster = await engine.store.roster(game.game_id)
         payload["participants"] = [

@@ -32,10 +32,12 @@ from sqlalchemy import select, update
 
 from studyhall.live import protocol
 from studyhall.live.audit import AnswerAudit
+from studyhall.live.images import image_url
 from studyhall.live.models import LiveGame, LivePlayer, LiveQuiz
 from studyhall.live.questions import (
     InvalidAnswer,
     LiveQuestion,
+    answer_view,
     is_correct,
     key_view,
     parse_response,
@@ -96,6 +98,8 @@ class GameDef:
     auto_start_seconds: int | None
     max_players: int | None
     questions: tuple[LiveQuestion, ...]
+    questions_on: str = "players"
+    """``host``: players' screens show only answer buttons (see ``LiveEngine.question_view``)."""
     index: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -215,6 +219,7 @@ class LiveEngine:
             auto_start_seconds=quiz.auto_start_seconds,
             max_players=quiz.max_players,
             questions=tuple(msgspec.convert(q, LiveQuestion) for q in quiz.questions),
+            questions_on=quiz.questions_on,
         )
         self._definitions[game_id] = definition
         while len(self._definitions) > DEFINITIONS_CACHED:
@@ -382,10 +387,41 @@ class LiveEngine:
             return False
         if qi == 0:
             await self._mark_started(game)
-        payload = player_view(question, qi, len(game.questions))
-        payload["startTime"], payload["endTime"] = protocol.iso(start), protocol.iso(end)
+        payload = self.question_view(game, qi, start, end, full=False)
         await self.publish(game.game_id, event_id, protocol.NEW_QUESTION, payload)
+        if game.questions_on == "host":
+            await self._show_host(game, qi, start, end)
         return True
+
+    async def _show_host(self, game: GameDef, qi: int, start: int, end: int) -> None:
+        """The whole question for the host's screen (a host-only event). Its id is taken
+        by a compare-and-set that changes nothing while the question is still open; if
+        it closed already, the host's reveal follows and a reconnect's snapshot has it."""
+        event_id = await self.store.transition(
+            game.game_id, expect=("question",), expect_qi=qi, apply_pending=None, fields={}
+        )
+        if event_id:
+            payload = self.question_view(game, qi, start, end, full=True)
+            await self.publish(game.game_id, event_id, protocol.HOST_QUESTION, payload)
+
+    def question_view(
+        self, game: GameDef, qi: int, start: int, end: int, *, full: bool
+    ) -> dict[str, Any]:
+        """Question ``qi`` as a screen gets it: with its texts and image when ``full`` (the
+        host's) or when the quiz shows questions on players' screens; else only what it
+        takes to answer."""
+        question = game.questions[qi]
+        count = len(game.questions)
+        if full or game.questions_on == "players":
+            url = None
+            if question.image is not None:
+                url = image_url(self.settings.secret_key, question.image, self.clock.timestamp())
+            view = player_view(question, qi, count, url)
+        else:
+            view = answer_view(question, qi, count)
+        view["questionsOn"] = game.questions_on
+        view["startTime"], view["endTime"] = protocol.iso(start), protocol.iso(end)
+        return view
 
     async def close_question(self, game: GameDef, qi: int) -> bool:
         """Close on time, when everyone answered, or by the host; then reveal."""

@@ -41,8 +41,28 @@ class LiveQuiz(Base):
     answer_result: Mapped[str] = mapped_column(String(16))
     auto_start_seconds: Mapped[int | None] = mapped_column(Integer)
     max_players: Mapped[int | None] = mapped_column(Integer)
+    # "players": each player's screen shows the question; "host": only the host's does.
+    questions_on: Mapped[str] = mapped_column(
+        String(16), default="players", server_default="players"
+    )
     # live.questions.LiveQuestion documents (camelCase), answer keys included.
     questions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class LiveQuizImage(Base):
+    """An image a teacher uploaded for quiz questions; the bytes live in media storage."""
+
+    __tablename__ = "live_quiz_images"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 

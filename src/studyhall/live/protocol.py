@@ -20,6 +20,9 @@ PLAYER_KICKED = "player_kicked"
 """To the kicked player's own connections: ``error {reason:"kicked"}``, then they close."""
 COUNTDOWN = "countdown"
 NEW_QUESTION = "new_question"
+HOST_QUESTION = "host_question"
+"""The whole question for the host's screen, after ``new_question`` when the quiz shows
+questions on the host's screen only (players' ``new_question`` then has no texts)."""
 QUESTION_REVEALED = "question_revealed"
 LEADERBOARD_CHANGED = "leaderboard_changed"
 ANSWER_COUNT = "answer_count"
@@ -34,9 +37,10 @@ HEARTBEAT_ACK = "heartbeat_ack"
 ERROR = "error"
 
 PERSONAL_YOU = frozenset({LEADERBOARD_CHANGED, QUIZ_ENDED})
-HOST_ONLY = frozenset({PLAYER_JOINED, ANSWER_COUNT})
+HOST_ONLY = frozenset({PLAYER_JOINED, ANSWER_COUNT, HOST_QUESTION})
 """Per join and per tick of answers: sent to every player they would cost O(players²)
-in a filling lobby. Players get the coalesced ``player_count`` (once per tick) instead."""
+in a filling lobby. Players get the coalesced ``player_count`` (once per tick) instead.
+``host_question`` holds what players must not see."""
 
 _encoder = msgspec.json.Encoder()
 

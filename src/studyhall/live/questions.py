@@ -39,7 +39,21 @@ MAX_TEXT = 500
 MAX_OPTION_TEXT = 200
 MAX_QUESTIONS = 100
 MAX_TEXT_ANSWER = 200
+MAX_IMAGE_ALT = 200
 TRUE_FALSE = ["True", "False"]
+CHOICE_MARKS: tuple[tuple[str, str], ...] = (
+    ("triangle", "red"),
+    ("diamond", "blue"),
+    ("circle", "gold"),
+    ("square", "green"),
+    ("star", "purple"),
+    ("heart", "orange"),
+    ("hexagon", "teal"),
+    ("cross", "pink"),
+)
+"""The shape and colour of each option, by index (``MAX_OPTIONS`` of them): the host's
+screen and the players' buttons show the same mark, so a player who sees only buttons
+knows which one is which option on the host's screen."""
 
 
 class LiveQuestion(msgspec.Struct, rename="camel", kw_only=True, frozen=True):
@@ -57,6 +71,9 @@ class LiveQuestion(msgspec.Struct, rename="camel", kw_only=True, frozen=True):
     max: float | None = None
     time_limit_seconds: int = DEFAULT_TIME_LIMIT
     points: PointsLevel = "standard"
+    image: str | None = None
+    """The id of a ``LiveQuizImage`` of the quiz's owner."""
+    image_alt: str | None = None
 
     @property
     def factor(self) -> int:
@@ -305,20 +322,35 @@ def is_correct(question: LiveQuestion, response: Any) -> bool | None:
     return _normal_text(str(response)) in accepted
 
 
-def player_view(question: LiveQuestion, index: int, count: int) -> dict[str, Any]:
-    """What a player sees of a question: no key, no tolerance, no accepted answers."""
+def answer_view(question: LiveQuestion, index: int, count: int) -> dict[str, Any]:
+    """Only what it takes to answer a question shown on the host's screen: its type,
+    each option's id with its mark (never its text), the slider's range."""
     view: dict[str, Any] = {
         "questionId": question.id,
         "index": index,
         "count": count,
         "type": question.type,
-        "text": question.text,
-        "options": question.options,
         "timeLimitSeconds": question.time_limit_seconds,
         "points": question.points,
     }
+    if question.options:
+        view["choices"] = [
+            {"id": option, "shape": shape, "color": color}
+            for option, (shape, color) in enumerate(CHOICE_MARKS[: len(question.options)])
+        ]
     if question.min is not None:
         view["min"], view["max"] = question.min, question.max
+    return view
+
+
+def player_view(
+    question: LiveQuestion, index: int, count: int, image_url: str | None = None
+) -> dict[str, Any]:
+    """What a player sees of a question: no key, no tolerance, no accepted answers."""
+    view = answer_view(question, index, count)
+    view["text"], view["options"] = question.text, question.options
+    if image_url is not None:
+        view["imageUrl"], view["imageAlt"] = image_url, question.image_alt
     return view
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studyhall.live.models import LiveAnswer, LiveGame, LivePlayer, LiveQuiz
+from studyhall.live.models import LiveAnswer, LiveGame, LivePlayer, LiveQuiz, LiveQuizImage
 
 
 async def quizzes_of(session: AsyncSession, owner_id: uuid.UUID | None) -> Sequence[LiveQuiz]:
@@ -81,3 +81,24 @@ async def latest_game_by_code(session: AsyncSession, code: str) -> LiveGame | No
         .order_by(LiveGame.created_at.desc(), LiveGame.id.desc())
         .limit(1)
     )
+
+
+async def add_image(session: AsyncSession, image: LiveQuizImage) -> None:
+    session.add(image)
+    await session.flush()
+
+
+async def image_by_id(session: AsyncSession, image_id: uuid.UUID) -> LiveQuizImage | None:
+    return await session.get(LiveQuizImage, image_id)
+
+
+async def owned_image_ids(
+    session: AsyncSession, owner_id: uuid.UUID, image_ids: Collection[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of these images exist and belong to ``owner_id``."""
+    if not image_ids:
+        return set()
+    query = select(LiveQuizImage.id).where(
+        LiveQuizImage.owner_id == owner_id, LiveQuizImage.id.in_(image_ids)
+    )
+    return set((await session.scalars(query)).all())

@@ -13,12 +13,13 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import WebSocketDisconnect
 from litestar.handlers import HTTPRouteHandler, WebsocketRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
+from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from studyhall.identity import service as identity_service
 from studyhall.identity.dependencies import bearer_token
-from studyhall.live import connections, operations, protocol, service
+from studyhall.live import connections, images, operations, protocol, service
 from studyhall.live.connections import LiveRuntime
 from studyhall.live.engine import GameDef
 from studyhall.live.hub import CLOSE
@@ -33,14 +34,23 @@ from studyhall.live.schemas import (
     KickOut,
     LiveOpsOut,
     QuizCreatedOut,
+    QuizImageOut,
     QuizIn,
     QuizOut,
     QuizSummaryOut,
 )
 from studyhall.platform.auth import Actor
 from studyhall.platform.errors import DomainError, NotFound
-from studyhall.platform.http import SESSION_COOKIE, CurrentActor, DbSession, MaybeActor, client_ip
+from studyhall.platform.http import (
+    SESSION_COOKIE,
+    CurrentActor,
+    DbSession,
+    MaybeActor,
+    Runtime,
+    client_ip,
+)
 from studyhall.platform.metrics import WEBSOCKET_CONNECTIONS
+from studyhall.questions.files import download_chunks
 
 JoinCode = Annotated[str, Parameter(min_length=1, max_length=12)]
 StepStatus = Literal["lobby", "countdown", "question", "reveal"]
@@ -253,6 +263,56 @@ class GameController(Controller):
         return Response(service.qr_code(url, kind), media_type=media)
 
 
+class QuizImagesController(Controller):
+    path = "/api/v1/quiz-images"
+    tags = ["live"]
+
+    # No framework limit: the service enforces the image limit as the body streams in.
+    @post("/", status_code=HTTP_201_CREATED, request_max_body_size=None)
+    async def upload(
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        platform: Runtime,
+        actor: CurrentActor,
+    ) -> QuizImageOut:
+        """The body is the image itself (PNG, JPEG, GIF or WebP, told by its bytes, not by
+        Content-Type): 413 ``image_too_large``, 415 ``unsupported_image_type``."""
+        return await service.upload_image(
+            db, platform, actor, chunks=request.stream(), content_length=request.content_length
+        )
+
+
+class QuizImageMediaController(Controller):
+    """The signature in the URL is the credential (players have no account); no CSRF
+    cookie is set on these responses."""
+
+    path = images.MEDIA_PATH
+    tags = ["live"]
+    opt = {"exclude_from_csrf": True}
+
+    @get("/{image_id:uuid}", responses={200: ResponseSpec(None, description="The image")})
+    async def image(
+        self,
+        image_id: FromPath[uuid.UUID],
+        db: DbSession,
+        platform: Runtime,
+        expires: FromQuery[str | None] = None,
+        sig: FromQuery[str | None] = None,
+    ) -> Stream:
+        plan = await images.download(db, platform, image_id, expires=expires, sig=sig)
+        return Stream(
+            download_chunks(platform, plan),
+            media_type=plan.content_type,
+            headers={
+                "Content-Length": str(plan.size),
+                "ETag": plan.etag,
+                "Cache-Control": f"private, max-age={plan.max_age}",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+
 async def _socket_actor(socket: WebSocket[Any, Any, Any], live: LiveRuntime) -> Actor | None:
     platform = live.engine.platform
     async with platform.sessions() as session:
@@ -323,6 +383,8 @@ async def live_operations(live: Live, actor: CurrentActor) -> LiveOpsOut:
 ROUTES: list[type[Controller] | WebsocketRouteHandler | HTTPRouteHandler] = [
     QuizController,
     GameController,
+    QuizImagesController,
+    QuizImageMediaController,
     live_socket,
     live_operations,
 ]

@@ -10,8 +10,9 @@ import msgspec
 
 
 class QuestionIn(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=True):
-    """An inline question, or ``{questionId}`` (plus optional time limit and points) for a
-    question of a bank you may read."""
+    """An inline question, or ``{questionId}`` (plus optional time limit, points and
+    image) for a question of a bank you may read. ``image``: the id of an image you
+    uploaded (``POST /api/v1/quiz-images``), with ``imageAlt`` describing it."""
 
     type: str | None = None
     text: str | None = None
@@ -25,12 +26,16 @@ class QuestionIn(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fi
     time_limit_seconds: int = 20
     points: str | None = None
     question_id: uuid.UUID | None = None
+    image: uuid.UUID | None = None
+    image_alt: str | None = None
 
 
 class QuizIn(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=True):
     """``answerResult``: ``reveal`` sends each player's result when the question closes,
     ``immediate`` as soon as the answer is in. ``autoStartSeconds``: how long after more
-    than two players joined an ``autoStart`` game starts (the server default when left out)."""
+    than two players joined an ``autoStart`` game starts (the server default when left out).
+    ``questionsOn``: ``players`` shows each question on every player's screen, ``host``
+    only on the host's (players then get answer buttons marked by shape and colour)."""
 
     title: str
     scoring: str = "classic"
@@ -39,6 +44,7 @@ class QuizIn(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields
     answer_result: str = "reveal"
     auto_start_seconds: int | None = None
     max_players: int | None = None
+    questions_on: str = "players"
     questions: list[QuestionIn]
 
 
@@ -57,8 +63,19 @@ class QuizOut(msgspec.Struct, rename="camel", kw_only=True):
     answer_result: str
     auto_start_seconds: int | None
     max_players: int | None
+    questions_on: str
     questions: list[dict[str, Any]]
     created_at: datetime
+
+
+class QuizImageOut(msgspec.Struct, rename="camel", kw_only=True):
+    """An uploaded question image: give ``id`` as a question's ``image``; ``url`` shows it
+    (a signed link that works for a few hours)."""
+
+    id: uuid.UUID
+    url: str
+    content_type: str
+    size: int
 
 
 class QuizSummaryOut(msgspec.Struct, rename="camel", kw_only=True):

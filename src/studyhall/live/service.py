@@ -9,6 +9,7 @@ import io
 import re
 import secrets
 import uuid
+from collections.abc import AsyncIterable
 from typing import Any
 
 import msgspec
@@ -16,10 +17,11 @@ import segno
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studyhall.live import repository
+from studyhall.live import images, repository
 from studyhall.live.engine import GameDef, GameNotRunning, LiveEngine, Step
 from studyhall.live.models import LiveGame, LiveQuiz
 from studyhall.live.questions import (
+    MAX_IMAGE_ALT,
     MAX_QUESTIONS,
     InvalidQuiz,
     LiveQuestion,
@@ -36,6 +38,7 @@ from studyhall.live.schemas import (
     KickOut,
     QuestionIn,
     QuizCreatedOut,
+    QuizImageOut,
     QuizIn,
     QuizOut,
     QuizSummaryOut,
@@ -55,6 +58,7 @@ MAX_AUTO_START_SECONDS = 600
 JOIN_CODE_ATTEMPTS = 20
 JOIN_WINDOW_SECONDS = 60
 KICKED_PREFIX = "kicked:"
+QUESTIONS_ON = ("players", "host")
 # Digits and symbols people put in for letters to slip a word past a list.
 _LOOKALIKES = str.maketrans("013457$@", "oieastsa")
 
@@ -126,11 +130,16 @@ async def create_quiz(
         0 <= data.auto_start_seconds <= MAX_AUTO_START_SECONDS
     ):
         refuse("invalid_auto_start", f"autoStartSeconds must be 0 to {MAX_AUTO_START_SECONDS}")
+    if data.questions_on not in QUESTIONS_ON:
+        refuse("invalid_questions_on", "questionsOn must be players or host")
     if not 1 <= len(data.questions) <= MAX_QUESTIONS:
         refuse("invalid_question_count", f"a quiz has 1 to {MAX_QUESTIONS} questions")
+    wanted = {item.image for item in data.questions if item.image is not None}
+    owned = await repository.owned_image_ids(session, actor.user_id, wanted)
     questions: list[LiveQuestion] = []
     for index, item in enumerate(data.questions):
         question = await _question(session, actor, index, item, problems)
+        question = _with_image(index, item, question, owned, problems)
         if question is not None:
             questions.append(question)
     if problems:
@@ -148,6 +157,7 @@ async def create_quiz(
         answer_result=data.answer_result,
         auto_start_seconds=data.auto_start_seconds,
         max_players=data.max_players,
+        questions_on=data.questions_on,
         questions=[msgspec.to_builtins(question) for question in questions],
         created_at=platform.clock.now(),
     )
@@ -192,6 +202,52 @@ async def _question(
     return None if len(problems) > before else question
 
 
+def _with_image(
+    index: int,
+    item: QuestionIn,
+    question: LiveQuestion | None,
+    owned: set[uuid.UUID],
+    problems: list[QuestionProblem],
+) -> LiveQuestion | None:
+    """The question with its image, which must be one the quiz's author uploaded; the
+    alt text defaults to naming the question, since only the author can describe it."""
+    alt = " ".join((item.image_alt or "").split())
+    found: list[QuestionProblem] = []
+    if item.image is None:
+        if alt:
+            found.append(QuestionProblem(index, "unexpected_image_alt", "imageAlt needs image"))
+    elif item.image not in owned:
+        found.append(QuestionProblem(index, "unknown_image", "no image of yours has this id"))
+    if len(alt) > MAX_IMAGE_ALT:
+        found.append(
+            QuestionProblem(index, "invalid_image_alt", f"imageAlt has at most {MAX_IMAGE_ALT}")
+        )
+    if found:
+        problems.extend(found)
+        return None
+    if question is None or item.image is None:
+        return question
+    return msgspec.structs.replace(
+        question, image=str(item.image), image_alt=alt or f"Picture for question {index + 1}"
+    )
+
+
+async def upload_image(
+    session: AsyncSession,
+    platform: Platform,
+    actor: Actor,
+    *,
+    chunks: AsyncIterable[bytes],
+    content_length: int | None,
+) -> QuizImageOut:
+    """An image for your quiz questions (413 ``image_too_large``, 415
+    ``unsupported_image_type``)."""
+    _require_author(actor)
+    return await images.save_upload(
+        session, platform, actor.user_id, chunks=chunks, content_length=content_length
+    )
+
+
 def _quiz_out(quiz: LiveQuiz) -> QuizOut:
     return QuizOut(
         id=quiz.id,
@@ -202,6 +258,7 @@ def _quiz_out(quiz: LiveQuiz) -> QuizOut:
         answer_result=quiz.answer_result,
         auto_start_seconds=quiz.auto_start_seconds,
         max_players=quiz.max_players,
+        questions_on=quiz.questions_on,
         questions=quiz.questions,
         created_at=quiz.created_at,
     )

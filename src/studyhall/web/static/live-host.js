@@ -84,13 +84,36 @@
     timer = setInterval(draw, 250);
   };
 
+  // Each option with the shape and colour (drawn by live.css) its players' button shows.
+  const showOptions = (q, suffix = () => "") =>
+    $("distribution").replaceChildren(
+      ...(q.choices || []).map((choice) => {
+        const item = document.createElement("li");
+        item.className = `live-choice live-color-${choice.color}`;
+        const glyph = document.createElement("span");
+        glyph.className = `live-glyph live-shape-${choice.shape}`;
+        glyph.setAttribute("aria-hidden", "true");
+        item.append(glyph, ` ${(q.options || [])[choice.id] ?? ""}${suffix(choice.id)}`);
+        return item;
+      }),
+    );
+
+  // A question shown only here arrives twice: as players get it (no texts), then whole.
   const showQuestion = (q) => {
     question = q;
     $("question").hidden = false;
     $("question-number").textContent = `Question ${q.index + 1} of ${q.count}`;
-    $("question-text").textContent = q.text;
+    $("question-text").textContent = q.text ?? "";
+    const image = $("question-image");
+    image.hidden = !q.imageUrl;
+    if (q.imageUrl) {
+      image.src = q.imageUrl;
+      image.alt = q.imageAlt || "";
+    } else {
+      image.removeAttribute("src");
+    }
     $("reveal").textContent = "";
-    items($("distribution"), q.options, (text) => text);
+    showOptions(q);
     $("countdown").textContent = "";
     tickClock();
   };
@@ -127,6 +150,9 @@
       $("answered-count").textContent = "0 answered";
       showQuestion(p);
     },
+    host_question(p) {
+      if (step.status === "question" && step.index === p.index) showQuestion(p);
+    },
     answer_count(p) {
       $("answered-count").textContent = `${p.answered} of ${p.players} answered`;
     },
@@ -135,10 +161,9 @@
       at("reveal", p.index);
       $("time-left").textContent = "Closed";
       if (Array.isArray(p.distribution) && question) {
-        items($("distribution"), question.options, (text) => {
-          const index = question.options.indexOf(text);
+        showOptions(question, (index) => {
           const right = (p.correctOptions || []).includes(index) ? " ✓" : "";
-          return `${text}: ${p.distribution[index]}${right}`;
+          return `: ${p.distribution[index]}${right}`;
         });
       } else if (p.distribution) {
         $("reveal").textContent = `${p.distribution.right} right, ${p.distribution.wrong} wrong`;

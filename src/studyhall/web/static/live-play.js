@@ -69,13 +69,44 @@
     $("feedback").textContent = "Sending…";
   };
 
-  const optionButton = (text, index) => {
+  // The shape and colour the server gives each option (drawn by live.css); the host's
+  // screen shows the same marks.
+  const markName = (choice) => `${choice.color} ${choice.shape}`;
+  const mark = (choice) => {
+    const glyph = document.createElement("span");
+    glyph.className = `live-glyph live-shape-${choice.shape}`;
+    glyph.setAttribute("aria-hidden", "true");
+    return glyph;
+  };
+  // With the question on the host's screen only, an option is known by its mark alone.
+  const optionLabel = (q, index) => (q.options ? q.options[index] : markName(q.choices[index]));
+
+  const optionButton = (q, choice) => {
     const button = document.createElement("button");
     button.type = "button";
-    button.className = `button live-option live-option-${index % 4}`;
-    button.textContent = text;
-    button.addEventListener("click", () => answer(index));
+    button.className = `button live-option live-color-${choice.color}`;
+    button.dataset.option = String(choice.id);
+    button.append(mark(choice), " ", optionLabel(q, choice.id));
+    button.addEventListener("click", () => {
+      if (q.type === "multiple") {
+        button.setAttribute("aria-pressed", String(button.getAttribute("aria-pressed") !== "true"));
+      } else {
+        answer(choice.id);
+      }
+    });
+    if (q.type === "multiple") button.setAttribute("aria-pressed", "false");
     return button;
+  };
+
+  const showImage = (q) => {
+    const image = $("question-image");
+    image.hidden = !q.imageUrl;
+    if (q.imageUrl) {
+      image.src = q.imageUrl;
+      image.alt = q.imageAlt || "";
+    } else {
+      image.removeAttribute("src");
+    }
   };
 
   const renderQuestion = (q, alreadyAnswered) => {
@@ -84,35 +115,29 @@
     $("final").hidden = true;
     $("question").hidden = false;
     $("question-number").textContent = `Question ${q.index + 1} of ${q.count}`;
-    $("question-text").textContent = q.text;
+    const onHost = q.questionsOn === "host";
+    $("question-text").textContent = onHost ? "Look at the host's screen" : q.text;
+    root.classList.toggle("live-buttons-only", onHost);
+    showImage(q);
     $("feedback").textContent = alreadyAnswered ? "Answer locked in" : "";
     const answers = $("choices");
     answers.replaceChildren();
     const submit = $("reply-submit");
     submit.hidden = true;
     submit.disabled = false;
-    if (["single", "truefalse", "poll"].includes(q.type)) {
-      q.options.forEach((text, index) => answers.append(optionButton(text, index)));
-    } else if (q.type === "multiple") {
-      q.options.forEach((text, index) => {
-        const label = document.createElement("label");
-        label.className = "live-check";
-        const box = document.createElement("input");
-        box.type = "checkbox";
-        box.value = String(index);
-        label.append(box, ` ${text}`);
-        answers.append(label);
-      });
-      submit.hidden = false;
+    const choices = q.choices || [];
+    if (["single", "truefalse", "poll", "multiple"].includes(q.type)) {
+      choices.forEach((choice) => answers.append(optionButton(q, choice)));
+      submit.hidden = q.type !== "multiple";
     } else if (q.type === "ordering") {
-      q.options.forEach((text, index) => {
+      choices.forEach((choice) => {
         const label = document.createElement("label");
         label.className = "live-check";
         const select = document.createElement("select");
-        select.dataset.item = String(index);
-        q.options.forEach((_, place) => select.add(new Option(`${place + 1}`, String(place))));
-        select.value = String(index);
-        label.append(select, ` ${text}`);
+        select.dataset.item = String(choice.id);
+        choices.forEach((_, place) => select.add(new Option(`${place + 1}`, String(place))));
+        select.value = String(choice.id);
+        label.append(select, " ", mark(choice), ` ${optionLabel(q, choice.id)}`);
         answers.append(label);
       });
       submit.hidden = false;
@@ -143,7 +168,8 @@
     if (!question) return;
     const answers = $("choices");
     if (question.type === "multiple") {
-      answer([...answers.querySelectorAll("input:checked")].map((box) => Number(box.value)));
+      const pressed = [...answers.querySelectorAll('[aria-pressed="true"]')];
+      answer(pressed.map((button) => Number(button.dataset.option)));
     } else if (question.type === "ordering") {
       const places = [...answers.querySelectorAll("select")].map((select) => [
         Number(select.value),
