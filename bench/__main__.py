@@ -1,12 +1,14 @@
-"""``python -m bench [--quick]``: studyhall's request path and exam scenarios.
+"""``python -m bench [--quick]``: every scenario, against both deployments.
 
 The load generator runs on core 0 and the servers on core 1 (``taskset``), one
-server at a time, each deployment on a fresh database. For each request-path
-scenario it measures the saturated throughput of studyhall and of the bare handler
-in the same run (their ratio is how much of the machine's ceiling we keep), then the
-latency percentiles at a fixed arrival rate of half studyhall's saturated
-throughput. The exam scenarios (``bench/exams.py``) run on a server and database of
-their own. Results go to docs/benchmarks.md, one marked section per scenario.
+server at a time, each section of each deployment on a fresh database. For each
+request-path scenario it measures the saturated throughput of studyhall, then the
+latency percentiles at a fixed arrival rate of half that. The other sections
+(``bench/exams.py``, ``leaderboards.py``, ``payments.py``, ``live.py``) run on a server
+and database of their own. Every scenario records its shape, and the bare ASGI app
+(``bench/ceiling.py``), up for the whole run, is measured on each shape once every
+studyhall server has stopped: the ratio is how much of the machine's ceiling we keep.
+Results go to docs/benchmarks.md, one marked section per scenario.
 """
 
 from __future__ import annotations
@@ -16,22 +18,29 @@ import asyncio
 import os
 import platform as host_platform
 import subprocess
-import sys
 import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
-from tests.processes import REPO_ROOT, free_port, wait_until_healthy
+from tests.processes import REPO_ROOT
 
-from bench import exams, live, payments
+from bench import exams, leaderboards, live, payments
+from bench.ceiling import Ceiling, Shape, bare_server, share
 from bench.imports import QUESTIONS, TARGET_SECONDS, import_once
 from bench.loadgen import Request, Result, fixed_rate, saturate
-from bench.servers import LOADGEN_CORE, Server, serve, start, stop, studyhall
+from bench.servers import LOADGEN_CORE, Server, serve
 
-PASSWORD = "bench password"
-SECTIONS = ("request", "exams", "live", "payments")
+SECTIONS = ("request", "exams", "leaderboards", "live", "payments")
+CONNECTIONS = 32
+RATE_CONNECTIONS = 64
+FULL_SECONDS = 8.0
+QUICK_SECONDS = 1.0
+"""Each request-path measurement (quick: a smoke run that fits in two minutes)."""
+QUICK_CEILING_SECONDS = 0.5
 
 
 @dataclass
@@ -46,83 +55,44 @@ class Row:
     deployment: str
     scenario: str
     saturated: Result
-    ceiling: Result
     at_rate: Result
     rate: float
+    shape: Shape
 
 
-def _measure(
-    port: int, request: Request, seconds: float, rate: float | None, connections: int = 32
-) -> tuple[Result, Result | None]:
-    saturated = asyncio.run(
-        saturate("127.0.0.1", port, request, seconds=seconds, connections=connections)
-    )
-    if rate is None:
-        return saturated, None
-    timed = asyncio.run(
-        fixed_rate("127.0.0.1", port, request, rate=rate, seconds=seconds, connections=64)
-    )
-    return saturated, timed
-
-
-@dataclass
-class Ceilings:
-    get: Result
-    put: Result
-    """The bare answer-save shape, on the save scenario's connections."""
-
-
-def _ceiling(workdir: Path, seconds: float) -> Ceilings:
-    port = free_port()
-    command = [
-        *(sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(port)),
-        *("--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"),
-    ]
-    log = workdir / "bare.log"
-    server = start(command, dict(os.environ), log)
-    try:
-        wait_until_healthy(f"http://127.0.0.1:{port}", server, log)
-        get = _measure(port, Request("GET", "/"), seconds, None)[0]
-        put = _measure(port, exams.save_shape(), seconds, None, exams.SAVE_CONNECTIONS)[0]
-        return Ceilings(get, put)
-    finally:
-        stop(server)
-
-
-def _token(base: str, email: str) -> str:
-    answer = httpx.post(f"{base}/api/v1/auth/token", json={"email": email, "password": PASSWORD})
-    return str(answer.json()["accessToken"])
-
-
-def _request_path(server: Server, seconds: float, ceiling: Result) -> tuple[list[Row], ImportRow]:
+def _request_path(server: Server, seconds: float) -> tuple[list[Row], ImportRow]:
     name, base = server.deployment, server.base
-    for email, role in (("bench@example.org", "student"), ("teach@example.org", "teacher")):
-        subprocess.run(
-            studyhall("user", "create", email, "--password", PASSWORD, "--role", role),
-            env=server.env,
-            check=True,
-            capture_output=True,
-        )
-    token = _token(base, "bench@example.org")
+    (_, token), (_, teacher) = (
+        asyncio.run(exams.users(server, 1, role))[0] for role in ("student", "teacher")
+    )
     scenarios = {
         "GET /healthz": Request("GET", "/healthz"),
-        "GET /api/v1/me (bearer, DB read)": Request(
-            "GET", "/api/v1/me", {"Authorization": f"Bearer {token}"}
-        ),
+        "GET /api/v1/me (bearer, DB read)": Request("GET", "/api/v1/me", exams.bearer(token)),
     }
     rows = []
     for scenario, request in scenarios.items():
-        saturated, _ = _measure(server.port, request, seconds, None)
+        saturated = asyncio.run(
+            saturate("127.0.0.1", server.port, request, seconds=seconds, connections=CONNECTIONS)
+        )
         rate = max(50.0, round(saturated.throughput / 2, -1))
-        _, timed = _measure(server.port, request, seconds, rate)
-        assert timed is not None
-        rows.append(Row(name, scenario, saturated, ceiling, timed, rate))
+        timed = asyncio.run(
+            fixed_rate(
+                "127.0.0.1",
+                server.port,
+                request,
+                rate=rate,
+                seconds=seconds,
+                connections=RATE_CONNECTIONS,
+            )
+        )
+        shape = Shape.of(scenario, request, saturated, CONNECTIONS)
+        rows.append(Row(name, scenario, saturated, timed, rate, shape))
         p99 = timed.percentile(0.99) * 1000
         print(
-            f"{name:9} {scenario:36} {saturated.throughput:8.0f} req/s "
-            f"(ceiling {ceiling.throughput:.0f}); at {rate:.0f}/s p99 {p99:.1f} ms"
+            f"{name:9} {scenario:36} {saturated.throughput:8.0f} req/s; "
+            f"at {rate:.0f}/s p99 {p99:.1f} ms"
         )
-    import_seconds, imported = import_once(base, _token(base, "teach@example.org"))
+    import_seconds, imported = import_once(base, teacher)
     print(f"{name:9} import {imported} GIFT questions: {import_seconds:.1f} s")
     return rows, ImportRow(name, import_seconds, imported)
 
@@ -147,26 +117,28 @@ def _run_line() -> str:
     return f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {_versions()}."
 
 
-def _report(rows: list[Row], imports: list[ImportRow], seconds: float) -> str:
+def _report(rows: list[Row], imports: list[ImportRow], seconds: float, ceiling: Ceiling) -> str:
     lines = [
         "## Request path (`python -m bench`)",
         "",
         _run_line(),
         f"Load generator on core 0, one server process on core 1; {seconds:.0f} s per measurement.",
-        "Saturated: 32 keep-alive connections back to back. Fixed rate: requests scheduled at",
-        "half the saturated throughput over 64 connections, latency measured from each",
-        "request's scheduled time (no coordinated omission).",
+        f"Saturated: {CONNECTIONS} keep-alive connections back to back, beside the bare ASGI",
+        "handler sent the same request (answering the same status and as many bytes). Fixed",
+        f"rate: requests scheduled at half the saturated throughput over {RATE_CONNECTIONS}",
+        "connections, latency measured from each request's scheduled time (no coordinated",
+        "omission).",
         "",
         "| deployment | scenario | saturated req/s | bare ASGI req/s | ratio "
         "| fixed rate req/s | p50 ms | p95 ms | p99 ms | errors |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
-        ratio = row.saturated.throughput / row.ceiling.throughput
+        bare = ceiling.http(row.shape)
         timed = row.at_rate
         lines.append(
             f"| {row.deployment} | {row.scenario} | {row.saturated.throughput:.0f} | "
-            f"{row.ceiling.throughput:.0f} | {ratio:.2f} | {row.rate:.0f} | "
+            f"{bare.throughput:.0f} | {share(row.saturated.throughput, bare)} | {row.rate:.0f} | "
             f"{timed.percentile(0.5) * 1000:.1f} | {timed.percentile(0.95) * 1000:.1f} | "
             f"{timed.percentile(0.99) * 1000:.1f} | {row.saturated.errors + timed.errors} |"
         )
@@ -186,6 +158,86 @@ def _report(rows: list[Row], imports: list[ImportRow], seconds: float) -> str:
     return "\n".join(lines) + "\n"
 
 
+@dataclass
+class Figures:
+    """Everything a run measured, section by section."""
+
+    rows: list[Row]
+    imports: list[ImportRow]
+    exams: list[exams.ExamFigures]
+    boards: list[leaderboards.BoardFigures]
+    live: list[live.LiveFigures]
+    storms: list[payments.StormFigures]
+
+
+@contextmanager
+def _timed(what: str) -> Iterator[None]:
+    """Print how long a section took (the quick run must fit in two minutes)."""
+    started = time.perf_counter()
+    yield
+    print(f"-- {what}: {time.perf_counter() - started:.1f} s")
+
+
+def _run(args: argparse.Namespace, workdir: Path) -> Figures:
+    sections, quick = args.sections.split(","), args.quick
+    seconds = QUICK_SECONDS if quick else FULL_SECONDS
+    found = Figures([], [], [], [], [], [])
+    options = {"profile": args.profile, "logs": args.logs}
+
+    def request_path(server: Server) -> None:
+        rows, imported = _request_path(server, seconds)
+        found.rows.extend(rows)
+        found.imports.append(imported)
+
+    measures: dict[str, Callable[[Server], None]] = {
+        "request": request_path,
+        "exams": lambda server: found.exams.append(
+            exams.run(server, exams.QUICK if quick else exams.FULL)
+        ),
+        "leaderboards": lambda server: found.boards.append(
+            leaderboards.run(server, leaderboards.QUICK if quick else leaderboards.FULL)
+        ),
+        "payments": lambda server: found.storms.append(payments.run(server, workdir)),
+        "live": lambda server: found.live.append(
+            live.run_sizes(server, live.QUICK if quick else live.FULL)
+        ),
+    }
+    for deployment in args.deployments.split(","):
+        for name, measure in measures.items():
+            if name not in sections:
+                continue
+            server = (
+                live.live_server(deployment, workdir, **options)
+                if name == "live"
+                else serve(deployment, workdir, name, **options)
+            )
+            with _timed(f"{deployment} {name}"), server as running:
+                measure(running)
+    return found
+
+
+def _write(path: Path, found: Figures, ceiling: Ceiling, *, quick: bool) -> None:
+    """Each measured section into ``path``; the ceilings are measured here, on demand."""
+    run_line = _run_line()
+    header = run_line + (" Quick run: small sizes." if quick else "")
+    seconds = QUICK_SECONDS if quick else FULL_SECONDS
+    if found.rows:
+        _write_section(path, "request path", _report(found.rows, found.imports, seconds, ceiling))
+    if found.exams:
+        for name, write in (
+            ("exam start burst", exams.start_section),
+            ("exam saves", exams.saves_section),
+            ("exam submit burst", exams.submit_section),
+        ):
+            _write_section(path, name, write(found.exams, header, ceiling))
+    if found.boards:
+        _write_section(path, "leaderboards", leaderboards.section(found.boards, header, ceiling))
+    if found.live:
+        _write_section(path, "live quiz", live.section(found.live, header, ceiling))
+    if found.storms:
+        _write_section(path, "webhook storm", payments.section(found.storms, run_line, ceiling))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="short measurements (smoke run)")
@@ -197,56 +249,15 @@ def main() -> None:
     )
     parser.add_argument("--logs", type=Path, help="keep the servers' logs in this directory")
     args = parser.parse_args()
-    sections = args.sections.split(",")
-    seconds = 2.0 if args.quick else 8.0
-    sizes = exams.QUICK if args.quick else exams.FULL
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {LOADGEN_CORE})
-    rows: list[Row] = []
-    imports: list[ImportRow] = []
-    figures: list[exams.ExamFigures] = []
-    live_figures: list[live.LiveFigures] = []
-    storms: list[payments.StormFigures] = []
-    with tempfile.TemporaryDirectory() as tmp:
+    ceiling_seconds = QUICK_CEILING_SECONDS if args.quick else FULL_SECONDS
+    with _timed("whole run"), tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        ceilings = _ceiling(workdir, seconds)
-        for deployment in args.deployments.split(","):
-            if "request" in sections:
-                with serve(
-                    deployment, workdir, "request", profile=args.profile, logs=args.logs
-                ) as server:
-                    measured, imported = _request_path(server, seconds, ceilings.get)
-                rows += measured
-                imports.append(imported)
-            if "exams" in sections:
-                with serve(
-                    deployment, workdir, "exams", profile=args.profile, logs=args.logs
-                ) as server:
-                    figures.append(exams.run(server, sizes, ceilings.put))
-            if "payments" in sections:
-                with serve(
-                    deployment, workdir, "payments", profile=args.profile, logs=args.logs
-                ) as server:
-                    storms.append(payments.run(server, workdir))
-            if "live" in sections:
-                with live.live_server(
-                    deployment, workdir, profile=args.profile, logs=args.logs
-                ) as server:
-                    live_figures.append(
-                        live.run_sizes(server, live.QUICK if args.quick else live.FULL)
-                    )
-    if rows:
-        _write_section(args.output, "request path", _report(rows, imports, seconds))
-    if figures:
-        header = _run_line() + (" Quick run: small sizes." if args.quick else "")
-        _write_section(args.output, "exam start burst", exams.start_section(figures, header))
-        _write_section(args.output, "exam saves", exams.saves_section(figures, header))
-        _write_section(args.output, "exam submit burst", exams.submit_section(figures, header))
-    if live_figures:
-        header = _run_line() + (" Quick run: small sizes." if args.quick else "")
-        _write_section(args.output, "live quiz", live.section(live_figures, header))
-    if storms:
-        _write_section(args.output, "webhook storm", payments.section(storms, _run_line()))
+        with bare_server(workdir, ceiling_seconds) as ceiling:
+            found = _run(args, workdir)
+            with _timed("ceilings and report"):
+                _write(args.output, found, ceiling, quick=args.quick)
     print(f"wrote {args.output}")
 
 

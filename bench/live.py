@@ -14,6 +14,13 @@ two questions, each within one second; the question closes on the last answer. P
   last player's receipt of the coalesced ``leaderboard_changed`` (target < 250 ms at 2,000).
 
 The largest size at which all four hold is the players-per-process figure.
+
+The ceiling: the bare ASGI app (``bench/bare_app.py``) under the same uvicorn and
+WebSocket implementation plays the same game without a framework, a game engine or a
+store: N sockets of this process, one ``new_question``-shaped frame broadcast to all,
+each socket answering at a random moment within one second and getting an
+``answer_received``-shaped ack. Its frame to all and ack p99 beside studyhall's, as the
+share of studyhall's time the bare app needs. Joins are HTTP and have no ceiling here.
 """
 
 from __future__ import annotations
@@ -21,19 +28,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 import uvloop
+from websockets.asyncio.client import ClientConnection, connect
 
+from bench.bare_app import BROADCAST
+from bench.ceiling import Ceiling, latency_share
 from bench.servers import Server, serve, studyhall
-from studyhall.live.loadtest import LoadConfig, LoadReport, raise_fd_limit, run
+from studyhall.live.loadtest import (
+    CONNECT_CONCURRENCY,
+    LoadConfig,
+    LoadReport,
+    Series,
+    raise_fd_limit,
+    run,
+)
 
 TEACHER = ("live-bench@example.org", "live bench password")
 FULL = (500, 1000, 2000, 5000)
-QUICK = (100, 300)
+QUICK = (200,)
 QUESTIONS = 2
 JOIN_RATE = 200.0
 """Joins offered per second: a class of 2,000 joining within ten seconds."""
@@ -41,6 +61,11 @@ JOIN_P95 = 0.150
 ACK_P99 = 0.100
 FRAME_LAST = 0.100
 BOARD_LAST = 0.250
+ANSWER_WINDOW = 1.0
+ANSWER = (
+    '{"type":"answer_submission","payload":'
+    '{"questionId":"0192f4d2-6c1e-7c39-9d0a-1b2c3d4e5f60","selectedOption":2}}'
+)
 
 
 @dataclass
@@ -128,6 +153,69 @@ def run_sizes(server: Server, sizes: tuple[int, ...]) -> LiveFigures:
     return LiveFigures(server.deployment, runs)
 
 
+@dataclass(frozen=True)
+class BareGame:
+    """The bare WebSocket app's figures for a game of ``players``."""
+
+    players: int
+    frame_last: float
+    """Worst, over the questions, of the last socket's receipt of the broadcast."""
+    ack: Series
+
+
+async def _bare_question(
+    sockets: list[ClientConnection], moments: random.Random, ack: Series
+) -> float:
+    """One question of a bare game: the last socket's receipt of the broadcast."""
+    arrivals: list[float] = []
+
+    async def play(socket: ClientConnection) -> None:
+        frame = msgspec.json.decode(await socket.recv())
+        arrivals.append(time.time() - frame["t"])
+        await asyncio.sleep(moments.random() * ANSWER_WINDOW)
+        sent = time.perf_counter()
+        await socket.send(ANSWER)
+        await socket.recv()
+        ack.values.append(time.perf_counter() - sent)
+
+    game = asyncio.gather(*(play(socket) for socket in sockets))
+    await sockets[0].send(BROADCAST)
+    await game
+    return max(arrivals)
+
+
+async def _bare_game(port: int, players: int) -> BareGame:
+    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+    async def open_one() -> ClientConnection:
+        async with gate:
+            return await connect(f"ws://127.0.0.1:{port}/ws", open_timeout=60, max_queue=None)
+
+    sockets = await asyncio.gather(*(open_one() for _ in range(players)))
+    moments = random.Random(7)
+    ack = Series()
+    try:
+        frame_last = max([await _bare_question(sockets, moments, ack) for _ in range(QUESTIONS)])
+    finally:
+        await asyncio.gather(*(socket.close() for socket in sockets))
+    return BareGame(players, frame_last, ack)
+
+
+def bare_game(ceiling: Ceiling, players: int) -> BareGame:
+    """The bare app's game of ``players``, measured once per run."""
+
+    def measure(port: int) -> BareGame:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            game = runner.run(_bare_game(port, players))
+        print(
+            f"bare ASGI websocket game of {players}: frame to all {_ms(game.frame_last)} ms, "
+            f"ack p99 {_ms(game.ack.percentile(0.99))} ms"
+        )
+        return game
+
+    return ceiling.cached(f"websocket game of {players}", measure)
+
+
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f}"
 
@@ -136,7 +224,7 @@ def _met(value: float, target: float) -> str:
     return "met" if value < target else "not met"
 
 
-def section(figures: list[LiveFigures], header: str) -> str:
+def section(figures: list[LiveFigures], header: str, ceiling: Ceiling) -> str:
     lines = [
         "## Live quiz: one game on one app process",
         "",
@@ -183,4 +271,27 @@ def section(figures: list[LiveFigures], header: str) -> str:
         holding = [entry.players for entry in figure.runs if entry.holds]
         most = f"{max(holding):,}" if holding else "none of the sizes run"
         lines.append(f"| {figure.deployment} | players per process where all hold | {most} | | |")
+    lines += [
+        "",
+        "Ceiling: the bare ASGI WebSocket app (no framework, game engine or store) under the",
+        "same uvicorn plays the same game with as many sockets of the load client: one frame",
+        "of `new_question`'s shape broadcast to all, each socket answering at a random moment",
+        "within one second and acked with a frame of `answer_received`'s shape. Ratio: the",
+        "bare time over studyhall's (1 would be the ceiling). Joins are HTTP requests offered",
+        "at a fixed rate and have no ceiling here.",
+        "",
+        "| deployment | players | frame to all ms | bare ASGI ms | ratio | ack p99 ms "
+        "| bare ASGI ms | ratio |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for figure in figures:
+        for entry in figure.runs:
+            bare = bare_game(ceiling, entry.players)
+            bare_ack = bare.ack.percentile(0.99)
+            lines.append(
+                f"| {figure.deployment} | {entry.players:,} | {_ms(entry.frame_last)} | "
+                f"{_ms(bare.frame_last)} | {latency_share(entry.frame_last, bare.frame_last)} | "
+                f"{_ms(entry.ack_p99)} | {_ms(bare_ack)} | "
+                f"{latency_share(entry.ack_p99, bare_ack)} |"
+            )
     return "\n".join(lines) + "\n"

@@ -51,6 +51,8 @@ class Result:
     elapsed: float
     statuses: Counter[int] = field(default_factory=Counter)
     """How many responses had each status code (to tell a 429 from a 503)."""
+    received: int = 0
+    """Response body bytes, all responses together."""
 
     @property
     def throughput(self) -> float:
@@ -62,6 +64,15 @@ class Result:
         ok = len(self.latencies) - self.errors
         return ok / self.elapsed if self.elapsed else 0.0
 
+    @property
+    def mean_body_bytes(self) -> int:
+        """The mean response body size: what a bare handler of the same shape must send."""
+        return self.received // len(self.latencies) if self.latencies else 0
+
+    @property
+    def usual_status(self) -> int:
+        return self.statuses.most_common(1)[0][0] if self.statuses else 200
+
     def percentile(self, fraction: float) -> float:
         if not self.latencies:
             return float("nan")
@@ -71,8 +82,9 @@ class Result:
 
 async def _exchange(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, payload: bytes
-) -> int:
-    """Send one request and read its whole response; returns the status code."""
+) -> tuple[int, int]:
+    """Send one request and read its whole response; returns the status code and the
+    body's length."""
     writer.write(payload)
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
@@ -83,7 +95,7 @@ async def _exchange(
             length = int(value.strip())
     if length:
         await reader.readexactly(length)
-    return status
+    return status, length
 
 
 async def fixed_rate(
@@ -95,10 +107,10 @@ async def fixed_rate(
     schedule = [start + index / rate for index in range(total)]
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
-    errors = 0
+    errors = received = 0
 
     async def connection(offset: int) -> None:
-        nonlocal errors
+        nonlocal errors, received
         reader, writer = await asyncio.open_connection(host, port)
         try:
             for index in range(offset, total, connections):
@@ -106,7 +118,8 @@ async def fixed_rate(
                 delay = due - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                status = await _exchange(reader, writer, payload(index))
+                status, length = await _exchange(reader, writer, payload(index))
+                received += length
                 statuses[status] += 1
                 if status >= 400:
                     errors += 1
@@ -115,7 +128,7 @@ async def fixed_rate(
             writer.close()
 
     await asyncio.gather(*(connection(offset) for offset in range(connections)))
-    return Result(latencies, errors, time.perf_counter() - start, statuses)
+    return Result(latencies, errors, time.perf_counter() - start, statuses, received)
 
 
 async def saturate(
@@ -125,17 +138,18 @@ async def saturate(
     numbers = itertools.count()
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
-    errors = 0
+    errors = received = 0
     start = time.perf_counter()
     stop_at = start + seconds
 
     async def connection() -> None:
-        nonlocal errors
+        nonlocal errors, received
         reader, writer = await asyncio.open_connection(host, port)
         try:
             while time.perf_counter() < stop_at:
                 sent = time.perf_counter()
-                status = await _exchange(reader, writer, payload(next(numbers)))
+                status, length = await _exchange(reader, writer, payload(next(numbers)))
+                received += length
                 statuses[status] += 1
                 if status >= 400:
                     errors += 1
@@ -144,4 +158,4 @@ async def saturate(
             writer.close()
 
     await asyncio.gather(*(connection() for _ in range(connections)))
-    return Result(latencies, errors, time.perf_counter() - start, statuses)
+    return Result(latencies, errors, time.perf_counter() - start, statuses, received)

@@ -113,7 +113,8 @@ def serve(
             "STUDYHALL_REDIS_PREFIX": prefix,
         }
     try:
-        subprocess.run(studyhall("migrate"), env=env, check=True, capture_output=True)
+        if deployment == "scaled":  # an embedded server migrates its own database first
+            subprocess.run(studyhall("migrate"), env=env, check=True, capture_output=True)
         port = free_port()
         command = studyhall("serve", "--port", str(port))
         if profile is not None:
