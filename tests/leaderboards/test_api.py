@@ -3,6 +3,7 @@ only, cohorts, the window around the reader, who may read, and the result's rank
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -254,10 +255,7 @@ async def test_a_lost_index_is_rebuilt_from_the_database(
     before = await board(client, ada, exam_id, around="me")
     assert names(before["top"]) == [(1, "Bea"), (2, "Ada")]
     if platform.redis is not None:  # Redis restarted empty
-        prefix = platform.settings.redis_prefix
-        keys = [key async for key in platform.redis.scan_iter(match=f"{prefix}lb:*")]
-        assert keys
-        await platform.redis.delete(*keys)
+        await _forget_boards(platform)
         assert await board(client, ada, exam_id, around="me") == before
         return
     restarted = create_app(settings, clock=clock)  # the in-process index starts empty
@@ -267,6 +265,46 @@ async def test_a_lost_index_is_rebuilt_from_the_database(
         httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as fresh,
     ):
         assert await board(fresh, teacher, exam_id) == {**before, "me": None, "around": []}
+
+
+async def _forget_boards(platform: Platform) -> None:
+    prefix = platform.settings.redis_prefix
+    assert platform.redis is not None
+    keys = [key async for key in platform.redis.scan_iter(match=f"{prefix}lb:*")]
+    await platform.redis.delete(*keys)
+
+
+async def test_a_crowd_of_first_readers_all_get_the_whole_board(
+    client: httpx.AsyncClient,
+    platform: Platform,
+    teacher: Person,
+    settings: Settings,
+    clock: FakeClock,
+) -> None:
+    """More readers than pooled connections arrive at a board nobody has built yet: the
+    ones waiting for the build must not hold the connections the build needs."""
+    exam_id = await make_exam(client, teacher)
+    students = await _students(platform, "Ada", "Bea", "Cy")
+    for right, student in enumerate(students, start=1):
+        await take(client, student, exam_id, right)
+    readers = 2 * (settings.db_pool_size + settings.db_max_overflow)  # SQLite pools 15
+
+    async def crowd(http: httpx.AsyncClient) -> None:
+        seen = await asyncio.gather(*(board(http, teacher, exam_id) for _ in range(readers)))
+        assert [entry["total"] for entry in seen] == [3] * readers
+        assert all(names(entry["top"]) == [(1, "Cy"), (2, "Bea"), (3, "Ada")] for entry in seen)
+
+    if platform.redis is not None:  # Redis restarted empty
+        await _forget_boards(platform)
+        await crowd(client)
+        return
+    restarted = create_app(settings, clock=clock)  # the in-process index starts empty
+    transport = httpx.ASGITransport(app=restarted)
+    async with (
+        serving(restarted),
+        httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as fresh,
+    ):
+        await crowd(fresh)
 
 
 def test_timestamps_order_exactly() -> None:

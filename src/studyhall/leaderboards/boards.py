@@ -267,6 +267,10 @@ async def view(
     found = await index.read(board, top=top, user=user, radius=radius)
     if found.built_at is None:
         if not await build(platform, board):
+            # Wait without a pooled connection: the build needs one, and a crowd of
+            # first readers would otherwise hold them all until the wait runs out.
+            # Nothing is written on this path, so ending the transaction loses nothing.
+            await session.commit()
             await _until_built(index, board)
     elif platform.clock.timestamp() - found.built_at < REFRESH_SECONDS:
         return found
