@@ -51,6 +51,7 @@ from studyhall.platform.errors import (
     ServiceUnavailable,
 )
 from studyhall.platform.hotstore import MemoryHotStore
+from studyhall.platform.ids import parse_id
 from studyhall.platform.ratelimit import RateLimiter
 from studyhall.platform.runtime import Platform
 from studyhall.questions.frozen import FrozenVersion, frozen_versions
@@ -148,7 +149,7 @@ async def _questions_of(
     """The session's question id → frozen version, shared by sessions with the same
     questions (in whatever order they show them)."""
     pairs = frozenset(
-        (uuid.UUID(item["questionId"]), uuid.UUID(item["versionId"]))
+        (parse_id(item["questionId"]), parse_id(item["versionId"]))
         for item in exam_session.questions
     )
     shared = _question_sets.get(pairs)

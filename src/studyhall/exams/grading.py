@@ -41,6 +41,7 @@ from studyhall.exams.schemas import (
 )
 from studyhall.platform.auth import Actor, ensure_owner_or_admin, require_staff
 from studyhall.platform.errors import Conflict, InvalidInput, NotFound
+from studyhall.platform.ids import parse_id
 from studyhall.platform.runtime import Platform
 from studyhall.questions import files
 from studyhall.questions import repository as question_repository
@@ -95,7 +96,7 @@ async def _essay(
     )
     if item is None:
         raise NotFound("The session has no such question")
-    version_id = uuid.UUID(item["versionId"])
+    version_id = parse_id(item["versionId"])
     frozen = (await frozen_versions(session, [version_id]))[version_id]
     if frozen.content.kind != "essay":
         raise NotAnEssay()

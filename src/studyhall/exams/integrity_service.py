@@ -30,6 +30,7 @@ from studyhall.exams.schemas import (
 )
 from studyhall.platform.auth import Actor, ensure_owner_or_admin
 from studyhall.platform.errors import NotFound
+from studyhall.platform.ids import parse_id
 from studyhall.questions.frozen import frozen_versions
 
 SIGNALS_SHOWN = 500
@@ -47,12 +48,12 @@ async def _words_by_question(
     session: AsyncSession, exam_sessions: Sequence[ExamSession]
 ) -> dict[uuid.UUID, dict[uuid.UUID, int]]:
     """Per session, the words each of its questions (its frozen version) asks to read."""
-    version_ids = {uuid.UUID(item["versionId"]) for s in exam_sessions for item in s.questions}
+    version_ids = {parse_id(item["versionId"]) for s in exam_sessions for item in s.questions}
     versions = await frozen_versions(session, list(version_ids))
     words = {version_id: rules.reading_words(v.content) for version_id, v in versions.items()}
     return {
         s.id: {
-            uuid.UUID(item["questionId"]): words.get(uuid.UUID(item["versionId"]), 0)
+            parse_id(item["questionId"]): words.get(parse_id(item["versionId"]), 0)
             for item in s.questions
         }
         for s in exam_sessions

@@ -18,7 +18,21 @@ from datetime import datetime
 from typing import Any, NamedTuple, cast
 
 import msgspec
-from sqlalchemy import Table, and_, case, func, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Table,
+    Text,
+    and_,
+    case,
+    func,
+    or_,
+    select,
+    text,
+    type_coerce,
+    update,
+)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -32,6 +46,7 @@ from studyhall.exams.models import (
     SessionAnswer,
 )
 from studyhall.identity.models import User
+from studyhall.platform.ids import parse_id
 
 OPEN_STATUSES = ("ACTIVE", "PAUSED")
 # The table itself, whose column types convert the journal's driver-level parameters.
@@ -162,6 +177,17 @@ async def journal(session: AsyncSession, session_id: uuid.UUID) -> Sequence[Sess
     return (await session.execute(query.order_by(SessionAnswer.id))).scalars().all()
 
 
+def _answers_object(dialect: str) -> ColumnElement[Any]:
+    """One JSON object per session, question id to response, built by the database: a
+    burst of submits reads one row per session, not one per answer."""
+    question, response = SessionAnswer.question_id, SessionAnswer.response
+    if dialect == "postgresql":
+        merged = func.json_object_agg(sql_cast(question, String), response)
+    else:
+        merged = func.json_group_object(question, func.json(response))
+    return type_coerce(merged, Text)
+
+
 async def latest_answers_of(
     session: AsyncSession, session_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, dict[uuid.UUID, Any]]:
@@ -172,13 +198,20 @@ async def latest_answers_of(
         .where(SessionAnswer.session_id.in_(set(session_ids)))
         .group_by(SessionAnswer.session_id, SessionAnswer.question_id)
     )
-    query = select(
-        SessionAnswer.session_id, SessionAnswer.question_id, SessionAnswer.response
-    ).where(SessionAnswer.id.in_(last))
+    query = (
+        select(SessionAnswer.session_id, _answers_object(session.get_bind().dialect.name))
+        .where(SessionAnswer.id.in_(last))
+        .group_by(SessionAnswer.session_id)
+    )
     found: dict[uuid.UUID, dict[uuid.UUID, Any]] = {session_id: {} for session_id in session_ids}
-    for session_id, question_id, response in await session.execute(query):
-        found[session_id][question_id] = response
+    for session_id, merged in await session.execute(query):
+        # asyncpg hands json back decoded (by the engine's deserializer); SQLite as text.
+        answers = merged if isinstance(merged, dict) else _answers_by_id.decode(merged)
+        found[session_id] = {parse_id(key): response for key, response in answers.items()}
     return found
+
+
+_answers_by_id = msgspec.json.Decoder(dict[str, Any])
 
 
 class JournalRow(NamedTuple):

@@ -66,7 +66,7 @@ from studyhall.platform.errors import (
     NotFound,
     ServiceUnavailable,
 )
-from studyhall.platform.ids import new_id
+from studyhall.platform.ids import new_id, parse_id
 from studyhall.platform.jobs import NewJob
 from studyhall.platform.runtime import Platform
 from studyhall.questions import files
@@ -376,7 +376,7 @@ async def _session_out(
     session: AsyncSession, platform: Platform, exam_session: ExamSession
 ) -> SessionOut:
     """The session as its student sees it, answers so far included."""
-    version_ids = [uuid.UUID(item["versionId"]) for item in exam_session.questions]
+    version_ids = [parse_id(item["versionId"]) for item in exam_session.questions]
     versions = await frozen_versions(session, version_ids)
     shown = [versions[version_id] for version_id in version_ids]
     urls = await files.file_urls(session, platform, [frozen.question_id for frozen in shown])
@@ -814,7 +814,7 @@ def _score(
     maximum = 0.0
     pending = 0
     for item, frozen in zip(exam_session.questions, versions, strict=True):
-        question_id = uuid.UUID(item["questionId"])
+        question_id = parse_id(item["questionId"])
         points = float(item["points"])
         if frozen.content.kind == "description":
             continue
@@ -859,7 +859,7 @@ async def _session_versions(
     session: AsyncSession, exam_session: ExamSession
 ) -> list[FrozenVersion]:
     """The frozen version of each of the session's questions, in its order."""
-    ids = [uuid.UUID(item["versionId"]) for item in exam_session.questions]
+    ids = [parse_id(item["versionId"]) for item in exam_session.questions]
     versions = await frozen_versions(session, ids)
     return [versions[version_id] for version_id in ids]
 
@@ -1002,8 +1002,7 @@ async def _close_many(
     version_ids = {uuid.UUID(i["versionId"]) for s in open_sessions for i in s.questions}
     versions = await frozen_versions(session, list(version_ids))
     shown = {
-        s.id: [versions[uuid.UUID(item["versionId"])] for item in s.questions]
-        for s in open_sessions
+        s.id: [versions[parse_id(item["versionId"])] for item in s.questions] for s in open_sessions
     }
     by_status: dict[str, list[ExamSession]] = {}
     for exam_session in open_sessions:
@@ -1083,10 +1082,10 @@ async def result(
     policy = _review_policy(await _exam(session, exam_session.exam_id), platform.clock.now())
     final = stored.pending_grades == 0
     versions = await frozen_versions(
-        session, [uuid.UUID(item["versionId"]) for item in exam_session.questions]
+        session, [parse_id(item["versionId"]) for item in exam_session.questions]
     )
     by_question = {
-        uuid.UUID(item["questionId"]): versions[uuid.UUID(item["versionId"])]
+        parse_id(item["questionId"]): versions[parse_id(item["versionId"])]
         for item in exam_session.questions
     }
     return ResultOut(

@@ -7,6 +7,7 @@ import) sort by id in the order they were made.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import threading
 import time
@@ -34,3 +35,11 @@ def new_id() -> uuid.UUID:
     value |= 0x7 << 76 | counter << 64
     value |= 0b10 << 62 | secrets.randbits(62)
     return uuid.UUID(int=value)
+
+
+@functools.lru_cache(maxsize=65_536)
+def parse_id(text: str) -> uuid.UUID:
+    """``uuid.UUID(text)``, remembered: the ids inside stored JSON (a session's question
+    and version ids) repeat across every session of an exam, and a submit burst parsed
+    each of them once per session and question."""
+    return uuid.UUID(text)
