@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 
@@ -11,8 +12,15 @@ from hypothesis import strategies as st
 from redis.exceptions import ResponseError
 
 from studyhall.platform.clock import FakeClock
-from studyhall.platform.hotstore import HotStore, MemoryHotStore, RedisHotStore
+from studyhall.platform.hotstore import (
+    POOL_CONNECTIONS,
+    HotStore,
+    MemoryHotStore,
+    RedisHotStore,
+    redis_client,
+)
 from tests.platform.conftest import RedisNamespace
+from tests.services import REDIS_URL, require_redis
 
 
 async def test_get_returns_what_set_stored(hot_store: HotStore) -> None:
@@ -340,3 +348,19 @@ async def test_memory_and_redis_sorted_sets_answer_alike(
     for op in ops:
         assert await op.apply(memory, key) == await op.apply(redis, key), op
     assert await observe(memory, key, start, stop) == await observe(redis, key, start, stop)
+
+
+async def test_a_burst_larger_than_the_pool_waits_for_connections() -> None:
+    """1,000 concurrent students starting an exam made more concurrent Redis commands than
+    the pool holds; each one must wait for a connection, not fail and fall back."""
+    require_redis()
+    client = redis_client(REDIS_URL)
+    prefix = f"test:{uuid.uuid4().hex}:"
+    try:
+        await client.set(f"{prefix}key", b"value")
+        burst = 3 * POOL_CONNECTIONS
+        replies = await asyncio.gather(*(client.get(f"{prefix}key") for _ in range(burst)))
+        assert replies == [b"value"] * burst
+    finally:
+        await client.delete(f"{prefix}key")
+        await client.aclose()

@@ -15,7 +15,12 @@ from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar, cast
 
 from redis.asyncio import Redis
-from redis.asyncio.connection import AbstractConnection, Connection, ConnectionPool, parse_url
+from redis.asyncio.connection import (
+    AbstractConnection,
+    BlockingConnectionPool,
+    Connection,
+    parse_url,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT
@@ -86,6 +91,11 @@ class HotStore(Protocol):
 
 OUTAGE_COOLDOWN_SECONDS = 1.0
 """After a failed connect, how long every Redis call fails at once before one tries again."""
+POOL_WAIT_SECONDS = 5.0
+"""How long a caller waits for a free pooled connection."""
+POOL_CONNECTIONS = 100
+"""Connections per pool and process (redis-py's own default bound, which it enforces by
+failing the command; here a burst waits for a connection instead)."""
 
 
 class RedisOutage:
@@ -141,7 +151,7 @@ def _guarded(base: type[AbstractConnection]) -> type[AbstractConnection]:
     return guarded
 
 
-def redis_client(url: str) -> Redis:
+def redis_client(url: str, *, max_connections: int = POOL_CONNECTIONS) -> Redis:
     """The shared Redis client; it connects on first use, so the process starts (and serves
     what it can) while Redis is down, and reconnects once Redis is back.
 
@@ -149,10 +159,16 @@ def redis_client(url: str) -> Redis:
     request path: a stuck or missing Redis must turn into a quick error, not a hung
     request. (A pooled connection that Redis dropped on a restart is noticed and
     reopened when it is taken from the pool.)
+
+    The pool holds at most ``max_connections``; a burst of more concurrent commands waits
+    (up to ``POOL_WAIT_SECONDS``) for a free connection. redis-py's plain pool fails them
+    with "Too many connections", which a start burst of 1,000 met on every node.
     """
     base = parse_url(url).get("connection_class", Connection)
-    pool = ConnectionPool.from_url(
+    pool = BlockingConnectionPool.from_url(
         url,
+        max_connections=max_connections,
+        timeout=POOL_WAIT_SECONDS,
         connection_class=_guarded(base),
         outage=RedisOutage(),
         socket_connect_timeout=2.0,
