@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from studyhall.platform.clock import FakeClock
@@ -20,6 +21,7 @@ from studyhall.platform.hotstore import (
     redis_client,
 )
 from tests.platform.conftest import RedisNamespace
+from tests.processes import free_port
 from tests.services import REDIS_URL, require_redis
 
 
@@ -364,3 +366,28 @@ async def test_a_burst_larger_than_the_pool_waits_for_connections() -> None:
     finally:
         await client.delete(f"{prefix}key")
         await client.aclose()
+
+
+async def test_reads_arriving_together_each_get_their_own_value(hot_store: HotStore) -> None:
+    """A Redis store answers concurrent reads with one MGET; each reader still gets its key."""
+    for number in range(50):
+        await hot_store.set(f"k{number}", str(number).encode())
+    keys = [f"k{number % 60}" for number in range(300)]
+    values = await asyncio.gather(*(hot_store.get(key) for key in keys))
+    assert values == [
+        str(number % 60).encode() if number % 60 < 50 else None for number in range(300)
+    ]
+
+
+async def test_every_reader_of_a_failed_batch_gets_the_outage() -> None:
+    """Callers tell an unreachable Redis by its error (and fall back, or answer 503)."""
+    client = redis_client(f"redis://127.0.0.1:{free_port()}/0")
+    store = RedisHotStore(client, "unreachable:")
+    try:
+        results = await asyncio.gather(
+            *(store.get(f"k{number}") for number in range(5)), return_exceptions=True
+        )
+    finally:
+        await store.close()
+        await client.aclose()
+    assert all(isinstance(result, RedisConnectionError) for result in results), results

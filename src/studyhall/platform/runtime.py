@@ -110,6 +110,7 @@ class Platform:
         )
 
     async def close(self) -> None:
+        await self.hot.close()
         await self.pubsub.close()
         if self.redis is not None:
             await self.redis.aclose()
