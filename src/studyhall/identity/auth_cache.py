@@ -20,11 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from studyhall.identity import repository
 from studyhall.identity.models import User
+from studyhall.platform.hotstore import quietly
+from studyhall.platform.logging import ThrottledWarning
 from studyhall.platform.runtime import Platform
 
 CACHE_SECONDS = 30
 T = TypeVar("T")
 logger = logging.getLogger("studyhall.identity")
+_outage = ThrottledWarning(logger, "hot store unavailable; authenticating from the database")
 
 
 class CachedUser(msgspec.Struct, frozen=True):
@@ -56,12 +59,7 @@ def _session_key(token_hash: str) -> str:
 
 
 async def _quietly(operation: Awaitable[T]) -> T | None:
-    """The cache is an optimisation: an unreachable hot store means "ask the database"."""
-    try:
-        return await operation
-    except Exception:
-        logger.warning("hot store unavailable; authenticating from the database", exc_info=True)
-        return None
+    return await quietly(operation, _outage)
 
 
 async def remember_user(platform: Platform, user: User) -> CachedUser:

@@ -37,9 +37,12 @@ from studyhall.payments import repository
 from studyhall.payments.schemas import ProductToBuy
 from studyhall.platform.auth import Actor
 from studyhall.platform.errors import DomainError
+from studyhall.platform.hotstore import quietly
+from studyhall.platform.logging import ThrottledWarning
 from studyhall.platform.runtime import Platform
 
 logger = logging.getLogger("studyhall.payments")
+_outage = ThrottledWarning(logger, "hot store unavailable; checking entitlements in the database")
 
 CACHE_SECONDS = 60
 CATALOG_KEY = "payments:catalog"
@@ -244,11 +247,4 @@ def _forget(key: str, done: asyncio.Task[None]) -> None:
 
 
 async def _quietly(operation: Awaitable[T]) -> T | None:
-    """The cache is an optimisation: an unreachable hot store means "ask the database"."""
-    try:
-        return await operation
-    except Exception:
-        logger.warning(
-            "hot store unavailable; checking entitlements in the database", exc_info=True
-        )
-        return None
+    return await quietly(operation, _outage)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol, TypeVar, cast
 
 from redis.asyncio import Redis
@@ -29,6 +29,8 @@ from sortedcontainers import SortedList
 
 from studyhall.platform.batching import GroupCommit
 from studyhall.platform.clock import Clock
+
+T = TypeVar("T")
 
 
 class HotStore(Protocol):
@@ -100,6 +102,16 @@ MAX_READ_BATCH = 256
 POOL_CONNECTIONS = 100
 """Connections per pool and process (redis-py's own default bound, which it enforces by
 failing the command; here a burst waits for a connection instead)."""
+
+
+async def quietly(operation: Awaitable[T], warn: Callable[[BaseException], None]) -> T | None:
+    """For a cache in front of the database: an unreachable hot store means "ask the
+    database" (None), with a warning that does not repeat per request."""
+    try:
+        return await operation
+    except Exception as exc:
+        warn(exc)
+        return None
 
 
 class RedisOutage:

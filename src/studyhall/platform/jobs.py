@@ -49,6 +49,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from studyhall.platform.clock import Clock
 from studyhall.platform.ids import new_id
+from studyhall.platform.logging import ThrottledWarning
 from studyhall.platform.models import Job
 
 if TYPE_CHECKING:
@@ -235,6 +236,7 @@ def _wake_after_commit(session: AsyncSession, wakeups: PubSub) -> None:
     event.listen(session.sync_session, "after_commit", publish, once=True)
 
 
+_wakeup_lost = ThrottledWarning(logger, "could not publish a job wake-up")
 _wakeup_tasks: set[asyncio.Task[None]] = set()
 """Strong references, so a pending wake-up is not garbage-collected before it runs."""
 
@@ -242,8 +244,8 @@ _wakeup_tasks: set[asyncio.Task[None]] = set()
 async def _publish_wakeup(wakeups: PubSub) -> None:
     try:
         await wakeups.publish(WAKEUP_CHANNEL, b"")
-    except Exception:  # a lost wake-up only costs one poll interval
-        logger.warning("could not publish a job wake-up", exc_info=True)
+    except Exception as exc:  # a lost wake-up only costs one poll interval
+        _wakeup_lost(exc)
 
 
 def _due(now: datetime) -> ColumnElement[bool]:

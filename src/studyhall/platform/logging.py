@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -54,3 +55,30 @@ def configure_logging(level: str) -> None:
         logger.propagate = True
     # Our access log replaces uvicorn's (it knows the route, request id and user).
     logging.getLogger("uvicorn.access").disabled = True
+
+
+class ThrottledWarning:
+    """A warning that a dependency is down, logged at most once per ``every_seconds`` with
+    the count of occurrences left out: an outage otherwise writes a traceback per request,
+    and formatting them costs the CPU a degraded server needs most."""
+
+    def __init__(self, logger: logging.Logger, message: str, every_seconds: float = 10.0) -> None:
+        self._logger = logger
+        self._message = message
+        self._every = every_seconds
+        self._last: float | None = None
+        self._left_out = 0
+
+    def __call__(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        if self._last is not None and now - self._last < self._every:
+            self._left_out += 1
+            return
+        self._logger.warning(
+            "%s: %s: %s (%d more since the last warning)",
+            self._message,
+            type(exc).__name__,
+            exc,
+            self._left_out,
+        )
+        self._last, self._left_out = now, 0
