@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from studyhall.config import Settings
 from studyhall.live import protocol
+from studyhall.live.models import LivePlayer
 from studyhall.platform.auth import Role
 from studyhall.platform.observe import ObservedApp
 from studyhall.platform.runtime import Platform
@@ -189,3 +193,75 @@ async def test_a_socket_needs_a_game_and_a_player_or_its_host(
     await host_socket.send("answer_submission", {"questionId": "x", "selectedOption": 0})
     assert (await host_socket.next("error"))["payload"]["reason"] == "not_a_player"
     await host_socket.connection.close()
+
+
+RUSH = 300
+
+
+async def test_a_rush_of_joins_lets_everyone_in_and_the_host_sees_each(
+    client: httpx.AsyncClient, app: ObservedApp, platform: Platform, live_server: str
+) -> None:
+    teacher = await make_person(platform, Role.TEACHER)
+    game = await make_game(client, teacher)
+    host_socket = await open_socket(f"ws://{live_server}/ws?quizId={game.code}", teacher.headers)
+    await host_socket.next("snapshot")
+    store = engine(app).store
+    steps = 0
+    add_players = store.add_players
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal steps
+        steps += 1
+        return await add_players(*args, **kwargs)
+
+    store.add_players = counted  # type: ignore[method-assign]
+    answers = await asyncio.gather(
+        *(
+            _join(client, game.code, f"Player {i}", ip=f"10.2.{i // 250}.{i % 250}")
+            for i in range(RUSH)
+        )
+    )
+    assert [r.status_code for r in answers] == [200] * RUSH
+    ids = {r.json()["participantId"] for r in answers}
+    assert len(ids) == RUSH
+    assert steps < RUSH / 2, "joins that arrive together share a hot-store step"
+    announced: set[str] = set()
+    while announced != ids:
+        joined = await host_socket.next("player_joined")
+        announced.add(joined["payload"]["participantId"])
+    assert joined["payload"]["players"] <= RUSH
+    view = (await client.get(f"/api/v1/games/{game.id}", headers=teacher.headers)).json()
+    assert view["players"] == RUSH
+    await host_socket.connection.close()
+
+
+async def test_of_a_rush_picking_one_name_exactly_one_gets_it(
+    client: httpx.AsyncClient, platform: Platform
+) -> None:
+    teacher = await make_person(platform, Role.TEACHER)
+    game = await make_game(client, teacher)
+    names = [f"Other {i}" for i in range(40)] + ["Sam", " sam", "SAM "] * 20
+    answers = await asyncio.gather(*(_join(client, game.code, name) for name in names))
+    taken = [r for r in answers if r.status_code == 409]
+    assert [r.status_code for r in answers[:40]] == [200] * 40
+    assert len(taken) == 59
+    assert {r.json()["code"] for r in taken} == {"name_taken"}
+    view = (await client.get(f"/api/v1/games/{game.id}", headers=teacher.headers)).json()
+    assert view["players"] == 41
+
+
+async def test_a_rush_never_overfills_a_game(client: httpx.AsyncClient, platform: Platform) -> None:
+    teacher = await make_person(platform, Role.TEACHER)
+    game = await make_game(client, teacher, maxPlayers=25)
+    answers = await asyncio.gather(*(_join(client, game.code, f"P{i}") for i in range(80)))
+    assert sorted(r.status_code for r in answers) == [200] * 25 + [409] * 55
+    assert {r.json()["code"] for r in answers if r.status_code == 409} == {"game_full"}
+    view = (await client.get(f"/api/v1/games/{game.id}", headers=teacher.headers)).json()
+    assert view["players"] == 25
+    async with platform.sessions() as session:
+        rows = await session.scalar(
+            select(func.count())
+            .select_from(LivePlayer)
+            .where(LivePlayer.game_id == uuid.UUID(game.id))
+        )
+    assert rows == 25, "a refused player leaves no row behind"

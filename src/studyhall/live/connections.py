@@ -23,6 +23,7 @@ from studyhall.live.engine import (
     UnknownQuestion,
 )
 from studyhall.live.hub import CLOSE, Hub, Listener, Personalizer
+from studyhall.live.joins import Joins
 from studyhall.live.operations import Rates
 from studyhall.live.questions import InvalidAnswer, key_view
 from studyhall.platform.errors import NotFound
@@ -37,18 +38,21 @@ class PlayerKicked(NotFound):
 
 @dataclass
 class LiveRuntime:
-    """One per process: the engine (state, timers, events) and this node's fan-out."""
+    """One per process: the engine (state, timers, events), the batched joins and this
+    node's fan-out."""
 
     engine: LiveEngine
     hub: Hub
+    joins: Joins
     rates: Rates = field(default_factory=Rates)
 
     @classmethod
     def start(cls, engine: LiveEngine) -> LiveRuntime:
         engine.run_timers()
-        return cls(engine, Hub(engine))
+        return cls(engine, Hub(engine), Joins(engine))
 
     async def close(self) -> None:
+        await self.joins.close()
         await self.hub.close()
         await self.engine.close()
 
@@ -61,7 +65,7 @@ async def refuse_kicked(engine: LiveEngine, game: GameDef, player_id: str) -> No
 
 async def snapshot(engine: LiveEngine, game: GameDef, player_id: str | None) -> bytes:
     """Everything a fresh screen needs, as of the game's latest event."""
-    state = await engine.store.state(game.game_id)
+    state = await engine.state(game.game_id)
     top = await engine.top(game.game_id)
     status = state.status if state else "ended"
     payload: dict[str, Any] = {
@@ -116,7 +120,7 @@ async def open_stream(
         frames: list[bytes] = []
         if last_event_id is not None:
             logged, oldest = await engine.store.log_after(game.game_id, last_event_id)
-            state = await engine.store.state(game.game_id)
+            state = await engine.state(game.game_id)
             latest = state.seq if state else 0
             reaches_back = oldest is not None and oldest <= last_event_id + 1
             if latest <= last_event_id or (logged and reaches_back):

@@ -28,9 +28,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import select, update
 
-from studyhall.live import protocol
+from studyhall.live import protocol, rebuild
 from studyhall.live.audit import AnswerAudit
 from studyhall.live.images import image_url
 from studyhall.live.models import LiveGame, LivePlayer, LiveQuiz
@@ -44,7 +46,7 @@ from studyhall.live.questions import (
     player_view,
 )
 from studyhall.live.scoring import Scoring, award
-from studyhall.live.store import GameState, GameStore, Submitted, game_store
+from studyhall.live.store import GameState, GameStore, Joined, Submitted, game_store
 from studyhall.platform.errors import Conflict, NotFound
 from studyhall.platform.metrics import LIVE_ANSWERS, LIVE_SUBMISSION_LATENCY
 from studyhall.platform.runtime import Platform
@@ -146,7 +148,7 @@ class LiveEngine:
         self.platform = platform
         self.settings = platform.settings
         self.clock = platform.clock
-        self.store: GameStore = game_store(self.settings.redis_url, self.settings.redis_prefix)
+        self.store: GameStore = game_store(platform.redis, self.settings.redis_prefix)
         self.node = node_name()
         self.audit = AnswerAudit(platform.engine)
         self._definitions: OrderedDict[str, GameDef] = OrderedDict()
@@ -171,6 +173,9 @@ class LiveEngine:
         while not self._stop.is_set():
             try:
                 await self.tick()
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                # Redis is down (its client fails fast meanwhile): one line, no traceback.
+                logger.warning("live timer tick: Redis unreachable (%s)", type(exc).__name__)
             except Exception:
                 logger.exception("live timer tick failed")
             with contextlib.suppress(TimeoutError):
@@ -239,8 +244,19 @@ class LiveEngine:
         game_id = self.codes.get(code)
         if game_id is None:
             return None
-        state = await self.store.state(game_id)
+        state = await self.state(game_id)
         return None if state is None or state.status == "ended" else state
+
+    async def state(self, game_id: str) -> GameState | None:
+        """The game's hot state. One the store lost (Redis restarted empty) while the
+        database says the game is on is rebuilt first (``live.rebuild``); None for a game
+        that is over or unknown."""
+        state = await self.store.state(game_id)
+        if state is not None:
+            return state
+        return await rebuild.revive(
+            self, game_id, threshold=AUTO_START_THRESHOLD, ttl_seconds=GAME_STATE_SECONDS
+        )
 
     # --- events -------------------------------------------------------------------------------
 
@@ -251,9 +267,16 @@ class LiveEngine:
         """Log the event (for replay) and fan it out to every node; log first, so a reader
         that subscribed before reading the log misses nothing."""
         frame = protocol.encode(kind, event_id, payload)
-        await self.store.append(game_id, event_id, frame, self.settings.live_event_log_size)
-        await self.platform.pubsub.publish(channel(game_id), frame)
+        await self.publish_frames(game_id, [(event_id, frame)])
         return frame
+
+    async def publish_frames(self, game_id: str, events: list[tuple[int, bytes]]) -> None:
+        """Log and fan out encoded events at once: one log write and one pub/sub message
+        (``protocol.bundle``) however many there are."""
+        await self.store.append(game_id, events, self.settings.live_event_log_size)
+        await self.platform.pubsub.publish(
+            channel(game_id), protocol.bundle([frame for _, frame in events])
+        )
 
     async def top(self, game_id: str) -> list[dict[str, Any]]:
         """The leaderboard's top entries, reading only those."""
@@ -288,31 +311,48 @@ class LiveEngine:
     async def create_game(self, game_id: str) -> None:
         await self.store.create(game_id, GAME_STATE_SECONDS)
 
-    async def join(self, game: GameDef, player_id: str, name: str) -> int:
-        """Put a joined player in the game; returns the player count."""
+    def auto_start_at(self, game: GameDef) -> int:
+        """When a lobby filling now would start by itself (0: it does not)."""
         seconds = game.auto_start_seconds
         if seconds is None:
             seconds = self.settings.live_auto_start_seconds
-        auto_start_at = self.now_ms() + seconds * 1000 if game.auto_start and seconds > 0 else 0
-        joined = await self.store.add_player(
+        return self.now_ms() + seconds * 1000 if game.auto_start and seconds > 0 else 0
+
+    async def add_players(
+        self, game: GameDef, players: list[tuple[str, str]], auto_start_at: int
+    ) -> Joined:
+        """Put ``(player id, name)`` pairs in the game in one step (``GameStore.add_players``);
+        nothing is announced until :meth:`announce_joins`."""
+        joined = await self.store.add_players(
             game.game_id,
-            player_id,
-            name,
+            players,
             auto_start_at=auto_start_at,
             threshold=AUTO_START_THRESHOLD,
+            max_players=game.max_players,
         )
         if joined is None:
             raise GameNotRunning("The game is over")
-        if joined.new:
-            await self.publish(
-                game.game_id,
-                joined.first_event_id,
-                protocol.PLAYER_JOINED,
-                {"participantId": player_id, "name": name, "players": joined.players},
-            )
-            if joined.countdown:
-                await self._announce_countdown(game, joined.first_event_id + 1, auto_start_at)
-        return joined.players
+        return joined
+
+    async def announce_joins(
+        self, game: GameDef, players: list[tuple[str, str]], joined: Joined, auto_start_at: int
+    ) -> None:
+        """The ``player_joined`` events of the players ``joined`` added (and the lobby's
+        ``countdown`` when they started it), published at once."""
+        events: list[tuple[int, bytes]] = []
+        for (player_id, name), event_id, count in zip(
+            players, joined.event_ids, joined.counts, strict=True
+        ):
+            if event_id > 0:
+                payload = {"participantId": player_id, "name": name, "players": count}
+                frame = protocol.encode(protocol.PLAYER_JOINED, event_id, payload)
+                events.append((event_id, frame))
+        if joined.countdown_event_id:
+            payload = self._countdown(auto_start_at)
+            countdown = protocol.encode(protocol.COUNTDOWN, joined.countdown_event_id, payload)
+            events.append((joined.countdown_event_id, countdown))
+        if events:
+            await self.publish_frames(game.game_id, sorted(events))
 
     async def kick(self, game: GameDef, player_id: str) -> int | None:
         """Take a player out of the game (see ``GameStore.kick``); their connections on
@@ -331,12 +371,10 @@ class LiveEngine:
         return kicked.players
 
     async def _announce_countdown(self, game: GameDef, event_id: int, starts_at: int) -> None:
-        await self.publish(
-            game.game_id,
-            event_id,
-            protocol.COUNTDOWN,
-            {"startsAt": protocol.iso(starts_at), "seconds": (starts_at - self.now_ms()) / 1000},
-        )
+        await self.publish(game.game_id, event_id, protocol.COUNTDOWN, self._countdown(starts_at))
+
+    def _countdown(self, starts_at: int) -> dict[str, Any]:
+        return {"startsAt": protocol.iso(starts_at), "seconds": (starts_at - self.now_ms()) / 1000}
 
     async def start(self, game: GameDef) -> None:
         """Host start: a short countdown, then the first question."""
@@ -490,7 +528,7 @@ class LiveEngine:
     async def end(self, game: GameDef, *, after_reveal: int | None = None) -> bool:
         """End the game; ``after_reveal``: only if it is still at that question's reveal."""
         if after_reveal is None:
-            state = await self.store.state(game.game_id)
+            state = await self.state(game.game_id)
             if state is not None and state.status == "question":
                 # Answers already taken count: close (and score) the open question first.
                 await self.close_question(game, state.qi)
@@ -534,7 +572,7 @@ class LiveEngine:
             )
 
     async def _state(self, game: GameDef) -> GameState:
-        state = await self.store.state(game.game_id)
+        state = await self.state(game.game_id)
         if state is None:
             raise GameNotRunning("The game is over")
         return state
@@ -543,7 +581,9 @@ class LiveEngine:
 
     async def fire_due(self, game_id: str) -> None:
         state = await self.store.state(game_id)
-        if state is None:  # expired unfinished (a host who never ended it): stop timing it
+        if state is None:
+            # Expired unfinished (a host who never ended it), or lost with Redis: stop
+            # timing it; the next request for it rebuilds a lost one (``rebuild``).
             await self.store.finish(game_id, FINISHED_STATE_SECONDS)
             return
         if not state.deadline or self.now_ms() < state.deadline:

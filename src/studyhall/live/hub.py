@@ -32,14 +32,18 @@ logger = logging.getLogger("studyhall.live")
 LISTENER_QUEUE = 512
 CLOSE = b""
 """Queued after a connection's last frame: its writer then closes it."""
+WS_POLICY_VIOLATION = 4403
+WS_RECONNECT = 1012
+"""WebSocket close code "service restart": come back."""
 GAP_SECONDS = 0.25
 
 
 async def _read(events: Subscription, arrived: asyncio.Queue[bytes | None]) -> None:
     """Move frames off the subscription (whose read must never be cancelled halfway)."""
     try:
-        async for _, frame in events:
-            arrived.put_nowait(frame)
+        async for _, message in events:
+            for frame in protocol.unbundle(message):
+                arrived.put_nowait(frame)
     finally:
         arrived.put_nowait(None)
 
@@ -56,6 +60,8 @@ class Listener:
         self.after = 0
         self.latest = 0
         self.last_you: tuple[int | None, int] | None = None
+        self.close_code = WS_POLICY_VIOLATION
+        """How the connection closes after ``CLOSE``."""
 
     def put(self, frame: bytes, event_id: int) -> None:
         if self.queue.full():
@@ -71,6 +77,14 @@ class Listener:
         """The host removed this player: say so, then close the connection."""
         self.put(protocol.error(event_id, "kicked", {"message": "The host removed you"}), event_id)
         self.put(CLOSE, event_id)
+
+    def lost(self) -> None:
+        """The game's events stopped reaching this node (Redis went away): say so and close,
+        so the client reconnects (with its ``lastEventId``) and reads what it missed, or a
+        snapshot of a game rebuilt meanwhile."""
+        self.reply(protocol.ERROR, {"reason": "stream_lost", "details": {}})
+        self.close_code = WS_RECONNECT
+        self.put(CLOSE, self.latest)
 
 
 class Personalizer:
@@ -199,9 +213,8 @@ class Hub:
                         await reader
         except Exception:
             logger.exception("live game %s: subscription lost", game_id)
-            # Tell the connections, whose clients reconnect with their lastEventId.
             for listener in room.listeners:
-                listener.reply(protocol.ERROR, {"reason": "stream_lost", "details": {}})
+                listener.lost()
             raise
 
     async def _deliver_in_order(

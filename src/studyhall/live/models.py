@@ -84,6 +84,11 @@ class LiveGame(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+KICKED_PREFIX = "kicked:"
+"""A kicked player's ``name_key`` is this and their id (no name folds to that: names have
+at most 30 characters), which frees the name and records the kick."""
+
+
 class LivePlayer(Base):
     __tablename__ = "live_players"
 

@@ -71,6 +71,16 @@ def encode(kind: str, event_id: int, payload: Any) -> bytes:
     return _encoder.encode(Frame(kind, event_id, payload))
 
 
+def bundle(frames: list[bytes]) -> bytes:
+    """Frames that travel as one pub/sub message. A frame is compact JSON, which never
+    holds a raw newline, so a newline separates them."""
+    return b"\n".join(frames)
+
+
+def unbundle(message: bytes) -> list[bytes]:
+    return message.split(b"\n")
+
+
 def header(frame: bytes) -> tuple[str, int]:
     """The type and event id of an encoded frame (the payload is skipped, not decoded)."""
     decoded = _header_decoder.decode(frame)

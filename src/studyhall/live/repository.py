@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,18 +33,47 @@ async def player_by_id(session: AsyncSession, player_id: uuid.UUID) -> LivePlaye
     return await session.get(LivePlayer, player_id)
 
 
-async def add_player(session: AsyncSession, **values: Any) -> bool:
-    """Insert a player (``LivePlayer`` columns); False when the game already has one
-    with this ``name_key``. One statement, no savepoint."""
+async def add_players(session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+    """Insert players (``LivePlayer`` columns) in one statement; returns the ids of those
+    inserted, leaving out each whose ``name_key`` the game already has. Rows go in
+    ``name_key`` order, so two batches racing for the same names lock them in the same
+    order and never deadlock."""
+    if not rows:
+        return set()
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
         insert(LivePlayer)
-        .values(**values)
+        .values(sorted(rows, key=lambda row: (str(row["game_id"]), row["name_key"])))
         .on_conflict_do_nothing(index_elements=[LivePlayer.game_id, LivePlayer.name_key])
         .returning(LivePlayer.id)
     )
-    return (await session.execute(statement)).first() is not None
+    return set((await session.scalars(statement)).all())
+
+
+async def delete_players(session: AsyncSession, player_ids: Collection[uuid.UUID]) -> None:
+    if player_ids:
+        await session.execute(delete(LivePlayer).where(LivePlayer.id.in_(player_ids)))
+
+
+async def players_of(session: AsyncSession, game_id: uuid.UUID) -> Sequence[LivePlayer]:
+    """A game's players (kicked ones too), in the order they joined."""
+    query = (
+        select(LivePlayer)
+        .where(LivePlayer.game_id == game_id)
+        .order_by(LivePlayer.joined_at, LivePlayer.id)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def answers_of(session: AsyncSession, game_id: uuid.UUID) -> Sequence[LiveAnswer]:
+    """Every answer given in a game, by question."""
+    query = (
+        select(LiveAnswer)
+        .where(LiveAnswer.game_id == game_id)
+        .order_by(LiveAnswer.question_index, LiveAnswer.id)
+    )
+    return (await session.scalars(query)).all()
 
 
 async def live_game_by_code(session: AsyncSession, code: str) -> LiveGame | None:

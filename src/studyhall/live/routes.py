@@ -22,7 +22,7 @@ from studyhall.identity.dependencies import bearer_token
 from studyhall.live import connections, images, operations, protocol, service
 from studyhall.live.connections import LiveRuntime
 from studyhall.live.engine import GameDef
-from studyhall.live.hub import CLOSE
+from studyhall.live.hub import CLOSE, WS_POLICY_VIOLATION
 from studyhall.live.schemas import (
     AnswerAckOut,
     AnswerIn,
@@ -40,7 +40,7 @@ from studyhall.live.schemas import (
     QuizSummaryOut,
 )
 from studyhall.platform.auth import Actor
-from studyhall.platform.errors import DomainError, NotFound
+from studyhall.platform.errors import DomainError, NotFound, transient_outage
 from studyhall.platform.http import (
     SESSION_COOKIE,
     CurrentActor,
@@ -54,8 +54,8 @@ from studyhall.questions.files import download_chunks
 
 JoinCode = Annotated[str, Parameter(min_length=1, max_length=12)]
 StepStatus = Literal["lobby", "countdown", "question", "reveal"]
-WS_POLICY_VIOLATION = 4403
 WS_NOT_FOUND = 4404
+WS_TRY_AGAIN_LATER = 1013
 
 
 def provide_live(state: State) -> LiveRuntime:
@@ -107,14 +107,14 @@ class QuizController(Controller):
         request: Request[Any, Any, Any],
         join_code: FromPath[JoinCode],
         data: JSONBody[JoinIn],
-        db: DbSession,
         live: Live,
         optional_actor: MaybeActor,
     ) -> JoinOut:
-        """Join a live game; 409 ``name_taken``, 422 ``name_not_allowed``, 429 ``rate_limited``."""
+        """Join a live game; 409 ``name_taken`` or ``game_full``, 422 ``name_not_allowed``,
+        429 ``rate_limited``."""
         ip = client_ip(request, trust_proxy_headers=live.engine.settings.trust_proxy_headers)
-        return await service.join(
-            db, live.engine, join_code, data.participant_name, client_ip=ip, actor=optional_actor
+        return await live.joins.join(
+            join_code, data.participant_name, client_ip=ip, actor=optional_actor
         )
 
     @get("/{join_code:str}/events")
@@ -325,6 +325,12 @@ async def _socket_actor(socket: WebSocket[Any, Any, Any], live: LiveRuntime) -> 
     return None
 
 
+def _close_code(refusal: DomainError) -> int:
+    if refusal.status == 404:
+        return WS_NOT_FOUND
+    return WS_TRY_AGAIN_LATER if refusal.status == 503 else WS_POLICY_VIOLATION
+
+
 @websocket("/ws", dependencies=LIVE_DEPENDENCY)
 async def live_socket(
     socket: WebSocket[Any, Any, Any],
@@ -342,9 +348,14 @@ async def live_socket(
         actor = None if participant_id is not None else await _socket_actor(socket, live)
         player = _participant(live, game, participant_id, resume_token, actor)
         listener, initial = await connections.open_stream(live, game, player, last_event_id)
-    except DomainError as exc:
-        await socket.send_text(protocol.error(0, exc.code, {"message": exc.detail}).decode())
-        await socket.close(WS_NOT_FOUND if exc.status == 404 else WS_POLICY_VIOLATION)
+    except Exception as exc:
+        refusal = exc if isinstance(exc, DomainError) else transient_outage(exc)
+        if refusal is None:
+            raise
+        await socket.send_text(
+            protocol.error(0, refusal.code, {"message": refusal.detail}).decode()
+        )
+        await socket.close(_close_code(refusal))
         return
 
     async def write() -> None:
@@ -352,8 +363,8 @@ async def live_socket(
             await socket.send_text(frame.decode())
         while True:
             frame = await listener.queue.get()
-            if frame == CLOSE:  # kicked
-                await socket.close(WS_POLICY_VIOLATION)
+            if frame == CLOSE:  # kicked, or the game's events were lost
+                await socket.close(listener.close_code)
                 return
             await socket.send_text(frame.decode())
 

@@ -1,4 +1,5 @@
-"""Live quiz rules: authoring, games, joining, host actions, export. No HTTP here."""
+"""Live quiz rules: authoring, games, players' tokens, host actions, export. No HTTP here
+(joining is ``live.joins``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import csv
 import hashlib
 import hmac
 import io
-import re
 import secrets
 import uuid
 from collections.abc import AsyncIterable
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from studyhall.live import images, repository
 from studyhall.live.engine import GameDef, GameNotRunning, LiveEngine, Step
-from studyhall.live.models import LiveGame, LiveQuiz
+from studyhall.live.models import KICKED_PREFIX, LiveGame, LiveQuiz
 from studyhall.live.questions import (
     MAX_IMAGE_ALT,
     MAX_QUESTIONS,
@@ -34,7 +34,6 @@ from studyhall.live.schemas import (
     GameCreatedOut,
     GameOut,
     HostActionOut,
-    JoinOut,
     KickOut,
     QuestionIn,
     QuizCreatedOut,
@@ -46,21 +45,16 @@ from studyhall.live.schemas import (
 from studyhall.live.scoring import PointsLevel
 from studyhall.live.store import GameState
 from studyhall.platform.auth import Actor
-from studyhall.platform.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
+from studyhall.platform.errors import Conflict, Forbidden, InvalidInput, NotFound
 from studyhall.platform.ids import new_id
 from studyhall.platform.runtime import Platform
 from studyhall.questions import service as questions_service
 
 MAX_TITLE = 200
-MAX_NAME = 30
 MAX_PLAYERS = 10_000
 MAX_AUTO_START_SECONDS = 600
 JOIN_CODE_ATTEMPTS = 20
-JOIN_WINDOW_SECONDS = 60
-KICKED_PREFIX = "kicked:"
 QUESTIONS_ON = ("players", "host")
-# Digits and symbols people put in for letters to slip a word past a list.
-_LOOKALIKES = str.maketrans("013457$@", "oieastsa")
 
 
 class NotAuthor(Forbidden):
@@ -71,26 +65,6 @@ class NotAuthor(Forbidden):
 class GameNotFound(NotFound):
     code = "game_not_found"
     title = "No live game has this code"
-
-
-class NameTaken(Conflict):
-    code = "name_taken"
-    title = "Someone in this game already has that name"
-
-
-class NameNotAllowed(InvalidInput):
-    code = "name_not_allowed"
-    title = "That name is not allowed"
-
-
-class InvalidName(InvalidInput):
-    code = "invalid_name"
-    title = "The name must be 1 to 30 characters"
-
-
-class GameFull(Conflict):
-    code = "game_full"
-    title = "The game has as many players as it allows"
 
 
 class BadResumeToken(NotFound):
@@ -352,7 +326,7 @@ async def game_view(
 ) -> GameOut:
     game = await hosted_game(session, actor, game_id)
     definition = await engine.definition(str(game.id))
-    state = await engine.store.state(str(game.id))
+    state = await engine.state(str(game.id))
     return GameOut(
         game_id=game.id,
         quiz_id=game.quiz_id,
@@ -383,6 +357,7 @@ async def host_action(
     """``step``: where the host's screen was when it sent ``next`` (see ``LiveEngine.advance``)."""
     game = await hosted_game(session, actor, game_id)
     definition = await engine.definition(str(game.id))
+    await engine.state(definition.game_id)  # a game Redis lost is rebuilt before it moves
     if (
         step is not None
         and step[0] in ("question", "reveal")
@@ -415,11 +390,12 @@ async def kick_player(
     if player is None or player.game_id != game.id:
         raise NotFound("No such player in this game")
     definition = await engine.definition(str(game.id))
+    await engine.state(definition.game_id)  # rebuilt if Redis lost it
     players = await engine.kick(definition, str(player.id))
     if players is None:
         if not player.name_key.startswith(KICKED_PREFIX):
             raise GameNotRunning("The game is over")
-        state = await engine.store.state(str(game.id))
+        state = await engine.state(str(game.id))
         players = state.players if state else 0
     player.name_key = f"{KICKED_PREFIX}{player.id}"
     await session.flush()
@@ -441,66 +417,7 @@ def check_resume_token(secret: str, game_id: str, player_id: str, token: str) ->
         raise BadResumeToken()
 
 
-def _blocked(name: str, blocked: frozenset[str]) -> bool:
-    folded = name.casefold().translate(_LOOKALIKES)
-    words = re.findall(r"[^\W_]+", folded)
-    return any(word in blocked for word in words) or "".join(words) in blocked
-
-
-def blocked_names(raw: str) -> frozenset[str]:
-    return frozenset(word.strip().casefold() for word in raw.split(",") if word.strip())
-
-
-async def join(
-    session: AsyncSession,
-    engine: LiveEngine,
-    join_code: str,
-    name: str,
-    *,
-    client_ip: str,
-    actor: Actor | None,
-) -> JoinOut:
-    """Join the live game with this code under a name no other player of it has."""
-    settings = engine.settings
-    decision = await engine.platform.limiter.hit(
-        f"live:join:{client_ip}",
-        limit=settings.live_join_limit_per_ip,
-        window_seconds=JOIN_WINDOW_SECONDS,
-    )
-    if not decision.allowed:
-        raise RateLimited(decision.retry_after)
-    shown = " ".join(name.split())
-    if not 1 <= len(shown) <= MAX_NAME:
-        raise InvalidName()
-    if _blocked(shown, blocked_names(settings.live_blocked_names)):
-        raise NameNotAllowed()
-    game_id, state = await _live_game(session, engine, join_code)
-    definition = await engine.definition(str(game_id))
-    if definition.max_players is not None and state.players >= definition.max_players:
-        raise GameFull()
-    player_id = new_id()
-    inserted = await repository.add_player(
-        session,
-        id=player_id,
-        game_id=game_id,
-        name=shown,
-        name_key=shown.casefold(),
-        user_id=actor.user_id if actor else None,
-        client_ip=client_ip[:64],
-        joined_at=engine.clock.now(),
-    )
-    if not inserted:
-        raise NameTaken()
-    await engine.join(definition, str(player_id), shown)
-    return JoinOut(
-        quiz_id=join_code,
-        game_id=game_id,
-        participant_id=player_id,
-        resume_token=resume_token(settings.secret_key, str(game_id), str(player_id)),
-    )
-
-
-async def _live_game(
+async def live_game(
     session: AsyncSession, engine: LiveEngine, join_code: str
 ) -> tuple[uuid.UUID, GameState]:
     """The running game with this code and its state (404 when none runs)."""
@@ -510,7 +427,7 @@ async def _live_game(
     game = await repository.live_game_by_code(session, join_code) if join_code.isdigit() else None
     if game is None:
         raise GameNotFound()
-    state = await engine.store.state(str(game.id))
+    state = await engine.state(str(game.id))
     if state is None or state.status == "ended":
         raise GameNotFound()
     engine.remember_code(join_code, str(game.id))

@@ -12,7 +12,9 @@ end ``qs``/``qe`` in ms, the next timer ``deadline``, the event counter ``seq``,
 player and answer counts, and the ``dirty`` flag the leaderboard coalescer takes), the
 players' names, the scores (a sorted set), each player's streak, each question's
 answers (first one wins, ``HSETNX``) and points still to apply at the reveal, the
-bounded event log that reconnecting players replay, and the timer lease.
+bounded event log that reconnecting players replay, the timer lease, and the claim of
+the node rebuilding a game Redis lost (``live.rebuild``). A burst of joins is added in
+one step (``add_players``), however many players it holds.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, cast
 
-from redis.asyncio import BlockingConnectionPool, Redis
+import msgspec
+from redis.asyncio import Redis
 
 SubmitOutcome = Literal["accepted", "duplicate", "closed", "unknown_player"]
 LOG_TTL_SECONDS = 24 * 3600.0
@@ -53,11 +56,32 @@ class GameState:
 
 @dataclass(frozen=True, slots=True)
 class Joined:
-    new: bool
-    players: int
-    countdown: bool
-    first_event_id: int
-    """The id of ``player_joined``; ``countdown`` (when it started) has the next one."""
+    """What one ``add_players`` step did, player by player (in the order given)."""
+
+    event_ids: list[int]
+    """Each one's ``player_joined`` id; 0 when already in, ``GAME_FULL`` when refused."""
+    counts: list[int]
+    """The player count right after each one was added (or refused)."""
+    countdown_event_id: int
+    """The id of ``countdown`` when this step started the lobby's countdown, else 0."""
+
+
+GAME_FULL = -1
+
+
+@dataclass(frozen=True, slots=True)
+class GameImage:
+    """A game's hot state as rebuilt from the database (``live.rebuild``); the answers
+    and held points are those of the current question (``state["qi"]``), the only one
+    still open to answers."""
+
+    state: dict[str, int | str]
+    names: dict[str, str]
+    scores: dict[str, int]
+    streaks: dict[str, str]
+    answers: dict[str, bytes]
+    pending: dict[str, int]
+    kicked: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +120,22 @@ class GameStore(Protocol):
 
     async def streak(self, game_id: str, player_id: str) -> bytes | None: ...
 
-    async def add_player(
-        self, game_id: str, player_id: str, name: str, *, auto_start_at: int, threshold: int
+    async def add_players(
+        self,
+        game_id: str,
+        players: list[tuple[str, str]],
+        *,
+        auto_start_at: int,
+        threshold: int,
+        max_players: int | None,
     ) -> Joined | None:
-        """Add a player (idempotent); an ``auto_start_at`` above 0 starts the lobby's
-        countdown to it when the game now has more than ``threshold`` players. None when
-        the game is unknown or over."""
+        """Add ``(player id, name)`` pairs in order, each at most once, refusing those
+        past ``max_players``; an ``auto_start_at`` above 0 starts the lobby's countdown
+        to it once the game has more than ``threshold`` players. None when the game is
+        unknown or over."""
+
+    async def remove_players(self, game_id: str, players: list[str]) -> None:
+        """Undo ``add_players`` for players whose join was not committed after all."""
 
     async def transition(
         self,
@@ -163,7 +197,8 @@ class GameStore(Protocol):
 
     async def answers(self, game_id: str, qi: int) -> dict[str, bytes]: ...
 
-    async def append(self, game_id: str, event_id: int, frame: bytes, keep: int) -> None: ...
+    async def append(self, game_id: str, events: list[tuple[int, bytes]], keep: int) -> None:
+        """Log ``(event id, frame)`` pairs, keeping the latest ``keep``."""
 
     async def log_after(self, game_id: str, after: int) -> tuple[list[bytes], int | None]:
         """Logged frames with a higher id, in order, and the oldest id the log still has."""
@@ -172,6 +207,14 @@ class GameStore(Protocol):
         """Take or renew the game's timer lease; False while another node holds it."""
 
     async def active(self) -> list[str]: ...
+
+    async def claim_rebuild(self, game_id: str, node: str, ttl_seconds: float) -> bool:
+        """Take the right to rebuild a lost game (one node at a time); False while
+        another node holds it."""
+
+    async def restore(self, game_id: str, image: GameImage, ttl_seconds: float) -> bool:
+        """Put a rebuilt game in place (and among the active ones) unless the game has a
+        state already; releases the rebuild claim."""
 
     async def finish(self, game_id: str, ttl_seconds: float) -> None:
         """Stop running the game's timers; keep its state a while for late readers."""
@@ -201,7 +244,7 @@ def _state(raw: dict[str, Any]) -> GameState | None:
     )
 
 
-def _fresh_state() -> dict[str, Any]:
+def fresh_state() -> dict[str, Any]:
     return {
         "status": "lobby",
         "qi": -1,
@@ -227,7 +270,7 @@ class _MemoryGame:
     __slots__ = ("answers", "kicked", "log", "names", "pending", "scores", "state", "streaks")
 
     def __init__(self) -> None:
-        self.state: dict[str, Any] = _fresh_state()
+        self.state: dict[str, Any] = fresh_state()
         self.names: dict[str, str] = {}
         self.scores: dict[str, float] = {}
         self.streaks: dict[str, bytes] = {}
@@ -255,26 +298,49 @@ class MemoryGameStore:
         game = self._games.get(game_id)
         return None if game is None else game.streaks.get(player_id)
 
-    async def add_player(
-        self, game_id: str, player_id: str, name: str, *, auto_start_at: int, threshold: int
+    async def add_players(
+        self,
+        game_id: str,
+        players: list[tuple[str, str]],
+        *,
+        auto_start_at: int,
+        threshold: int,
+        max_players: int | None,
     ) -> Joined | None:
         game = self._games.get(game_id)
         if game is None or game.state["status"] == "ended":
             return None
         state = game.state
-        if player_id in game.names:
-            return Joined(new=False, players=state["players"], countdown=False, first_event_id=0)
-        game.names[player_id] = name
-        game.scores[player_id] = 0.0
-        state["players"] += 1
-        countdown = (
-            state["status"] == "lobby" and auto_start_at > 0 and state["players"] > threshold
-        )
-        if countdown:
-            state["status"], state["deadline"] = "countdown", auto_start_at
-        first = state["seq"] + 1
-        state["seq"] += 2 if countdown else 1
-        return Joined(new=True, players=state["players"], countdown=countdown, first_event_id=first)
+        event_ids: list[int] = []
+        counts: list[int] = []
+        countdown = 0
+        for player_id, name in players:
+            if player_id in game.names:
+                event_ids.append(0)
+            elif max_players is not None and state["players"] >= max_players:
+                event_ids.append(GAME_FULL)
+            else:
+                game.names[player_id] = name
+                game.scores[player_id] = 0.0
+                state["players"] += 1
+                state["seq"] += 1
+                event_ids.append(state["seq"])
+                starts = state["status"] == "lobby" and auto_start_at > 0
+                if starts and state["players"] > threshold:
+                    state["status"], state["deadline"] = "countdown", auto_start_at
+                    state["seq"] += 1
+                    countdown = state["seq"]
+            counts.append(state["players"])
+        return Joined(event_ids, counts, countdown)
+
+    async def remove_players(self, game_id: str, players: list[str]) -> None:
+        game = self._games.get(game_id)
+        if game is None:
+            return
+        for player_id in players:
+            if game.names.pop(player_id, None) is not None:
+                game.scores.pop(player_id, None)
+                game.state["players"] -= 1
 
     async def transition(
         self,
@@ -432,12 +498,13 @@ class MemoryGameStore:
         game = self._games.get(game_id)
         return {} if game is None else dict(game.answers.get(qi, {}))
 
-    async def append(self, game_id: str, event_id: int, frame: bytes, keep: int) -> None:
+    async def append(self, game_id: str, events: list[tuple[int, bytes]], keep: int) -> None:
         game = self._games.get(game_id)
         if game is None:
             return
         # Ids are taken before frames are appended, so two may arrive out of order.
-        heapq.heappush(game.log, (event_id, frame))
+        for event in events:
+            heapq.heappush(game.log, event)
         if len(game.log) > keep:
             game.log = heapq.nlargest(keep, game.log)
             heapq.heapify(game.log)
@@ -456,6 +523,24 @@ class MemoryGameStore:
     async def active(self) -> list[str]:
         return [game_id for game_id, game in self._games.items() if game.state["status"] != "ended"]
 
+    async def claim_rebuild(self, game_id: str, node: str, ttl_seconds: float) -> bool:
+        """One process: nobody else rebuilds, and its rebuild does not await the store."""
+        return True
+
+    async def restore(self, game_id: str, image: GameImage, ttl_seconds: float) -> bool:
+        if game_id in self._games:
+            return False
+        game = self._games[game_id] = _MemoryGame()
+        game.state.update(image.state)
+        game.names = dict(image.names)
+        game.scores = {player: float(score) for player, score in image.scores.items()}
+        game.streaks = {player: streak.encode() for player, streak in image.streaks.items()}
+        qi = int(image.state["qi"])
+        game.answers[qi] = dict(image.answers)
+        game.pending[qi] = dict(image.pending)
+        game.kicked = set(image.kicked)
+        return True
+
     async def close(self) -> None:
         self._games.clear()
 
@@ -468,28 +553,90 @@ class MemoryGameStore:
 
 # --- Redis ------------------------------------------------------------------------------------
 
-_ADD_PLAYER = """
+_ADD_PLAYERS = """
 local st = redis.call('HGET', KEYS[1], 'status')
-if (not st) or st == 'ended' then return {-1, 0, 0, 0} end
-if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then
-  return {0, tonumber(redis.call('HGET', KEYS[1], 'players')), 0, 0}
+if (not st) or st == 'ended' then return nil end
+local s = redis.call('HMGET', KEYS[1], 'players', 'seq')
+local count, seq = tonumber(s[1]), tonumber(s[2])
+local starts, threshold, max = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local out = {0}
+local added = 0
+for i = 4, #ARGV, 2 do
+  local event = 0
+  if redis.call('HEXISTS', KEYS[2], ARGV[i]) == 1 then
+    event = 0
+  elseif max > 0 and count >= max then
+    event = -1
+  else
+    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+    redis.call('ZADD', KEYS[3], 0, ARGV[i])
+    count = count + 1
+    seq = seq + 1
+    added = added + 1
+    event = seq
+    if st == 'lobby' and starts > 0 and count > threshold then
+      st = 'countdown'
+      seq = seq + 1
+      out[1] = seq
+      redis.call('HSET', KEYS[1], 'status', 'countdown', 'deadline', ARGV[1])
+    end
+  end
+  out[#out + 1] = event
+  out[#out + 1] = count
 end
-redis.call('ZADD', KEYS[3], 0, ARGV[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl > 0 then
-  redis.call('PEXPIRE', KEYS[2], ttl)
-  redis.call('PEXPIRE', KEYS[3], ttl)
+if added > 0 then
+  redis.call('HSET', KEYS[1], 'players', count, 'seq', seq)
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl > 0 then
+    redis.call('PEXPIRE', KEYS[2], ttl)
+    redis.call('PEXPIRE', KEYS[3], ttl)
+  end
 end
-local count = redis.call('HINCRBY', KEYS[1], 'players', 1)
-local events = 1
-local countdown = 0
-if st == 'lobby' and tonumber(ARGV[3]) > 0 and count > tonumber(ARGV[4]) then
-  redis.call('HSET', KEYS[1], 'status', 'countdown', 'deadline', ARGV[3])
-  countdown = 1
-  events = 2
+return out
+"""
+
+_REMOVE_PLAYERS = """
+local removed = 0
+for i = 1, #ARGV do
+  if redis.call('HDEL', KEYS[2], ARGV[i]) == 1 then
+    redis.call('ZREM', KEYS[3], ARGV[i])
+    removed = removed + 1
+  end
 end
-local seq = redis.call('HINCRBY', KEYS[1], 'seq', events)
-return {1, count, countdown, seq - events + 1}
+if removed > 0 then redis.call('HINCRBY', KEYS[1], 'players', -removed) end
+return removed
+"""
+
+_RESTORE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('DEL', KEYS[9])
+  return 0
+end
+local image = cjson.decode(ARGV[1])
+local ttl = ARGV[2]
+local function hash(key, fields)
+  local flat = {}
+  for field, value in pairs(fields) do
+    flat[#flat + 1] = field
+    flat[#flat + 1] = value
+  end
+  for i = 1, #flat, 1000 do
+    redis.call('HSET', key, unpack(flat, i, math.min(i + 999, #flat)))
+  end
+  if #flat > 0 then redis.call('PEXPIRE', key, ttl) end
+end
+hash(KEYS[1], image.state)
+hash(KEYS[2], image.names)
+hash(KEYS[4], image.streaks)
+hash(KEYS[5], image.answers)
+hash(KEYS[6], image.pending)
+for player, score in pairs(image.scores) do redis.call('ZADD', KEYS[3], score, player) end
+if next(image.scores) then redis.call('PEXPIRE', KEYS[3], ttl) end
+for _, player in ipairs(image.kicked) do redis.call('SADD', KEYS[7], player) end
+if #image.kicked > 0 then redis.call('PEXPIRE', KEYS[7], ttl) end
+redis.call('SADD', KEYS[8], ARGV[3])
+redis.call('DEL', KEYS[9])
+return 1
 """
 
 _TRANSITION = """
@@ -620,7 +767,9 @@ class RedisGameStore:
     def __init__(self, client: Redis, prefix: str) -> None:
         self._client = client
         self._prefix = f"{prefix}live:"
-        self._add_player = client.register_script(_ADD_PLAYER)
+        self._add_players = client.register_script(_ADD_PLAYERS)
+        self._remove_players = client.register_script(_REMOVE_PLAYERS)
+        self._restore = client.register_script(_RESTORE)
         self._transition = client.register_script(_TRANSITION)
         self._submit = client.register_script(_SUBMIT)
         self._take_updates = client.register_script(_TAKE_UPDATES)
@@ -641,7 +790,7 @@ class RedisGameStore:
         state_key = self._key(game_id, "state")
         async with self._client.pipeline(transaction=True) as pipe:
             pipe.hsetnx(state_key, "status", "lobby")
-            pipe.hset(state_key, mapping={k: v for k, v in _fresh_state().items() if k != "status"})
+            pipe.hset(state_key, mapping={k: v for k, v in fresh_state().items() if k != "status"})
             pipe.pexpire(state_key, _ms(ttl_seconds))
             pipe.sadd(f"{self._prefix}active", game_id)
             await pipe.execute()
@@ -653,25 +802,33 @@ class RedisGameStore:
     async def streak(self, game_id: str, player_id: str) -> bytes | None:
         return cast(bytes | None, await self._client.hget(self._key(game_id, "streaks"), player_id))
 
-    async def add_player(
-        self, game_id: str, player_id: str, name: str, *, auto_start_at: int, threshold: int
+    async def add_players(
+        self,
+        game_id: str,
+        players: list[tuple[str, str]],
+        *,
+        auto_start_at: int,
+        threshold: int,
+        max_players: int | None,
     ) -> Joined | None:
-        new, players, countdown, first = cast(
-            list[int],
-            await self._add_player(
-                keys=[
-                    self._key(game_id, "state"),
-                    self._key(game_id, "names"),
-                    self._key(game_id, "scores"),
-                ],
-                args=[player_id, name, auto_start_at, threshold],
-            ),
+        flat: list[str] = []
+        for player_id, name in players:
+            flat += [player_id, name]
+        reply = await self._add_players(
+            keys=self._player_keys(game_id),
+            args=[auto_start_at, threshold, max_players or 0, *flat],
         )
-        if new < 0:
+        if reply is None:
             return None
-        return Joined(
-            new=bool(new), players=players, countdown=bool(countdown), first_event_id=first
-        )
+        numbers = [int(value) for value in cast(list[int], reply)]
+        return Joined(numbers[1::2], numbers[2::2], numbers[0])
+
+    async def remove_players(self, game_id: str, players: list[str]) -> None:
+        if players:
+            await self._remove_players(keys=self._player_keys(game_id), args=players)
+
+    def _player_keys(self, game_id: str) -> list[str]:
+        return [self._key(game_id, part) for part in ("state", "names", "scores")]
 
     async def transition(
         self,
@@ -825,10 +982,10 @@ class RedisGameStore:
         )
         return {key.decode(): value for key, value in raw.items()}
 
-    async def append(self, game_id: str, event_id: int, frame: bytes, keep: int) -> None:
+    async def append(self, game_id: str, events: list[tuple[int, bytes]], keep: int) -> None:
         key = self._key(game_id, "log")
         async with self._client.pipeline(transaction=True) as pipe:
-            pipe.zadd(key, {frame: event_id})
+            pipe.zadd(key, {frame: event_id for event_id, frame in events})
             pipe.zremrangebyrank(key, 0, -keep - 1)
             pipe.pexpire(key, _ms(LOG_TTL_SECONDS))
             await pipe.execute()
@@ -849,6 +1006,35 @@ class RedisGameStore:
         members = cast(set[bytes], await self._client.smembers(f"{self._prefix}active"))
         return sorted(member.decode() for member in members)
 
+    async def claim_rebuild(self, game_id: str, node: str, ttl_seconds: float) -> bool:
+        key = self._key(game_id, "rebuilding")
+        return bool(await self._client.set(key, node, px=_ms(ttl_seconds), nx=True))
+
+    async def restore(self, game_id: str, image: GameImage, ttl_seconds: float) -> bool:
+        qi = image.state["qi"]
+        document = {
+            "state": {field: str(value) for field, value in image.state.items()},
+            "names": image.names,
+            "scores": {player: str(score) for player, score in image.scores.items()},
+            "streaks": image.streaks,
+            "answers": {player: record.decode() for player, record in image.answers.items()},
+            "pending": {player: str(points) for player, points in image.pending.items()},
+            "kicked": image.kicked,
+        }
+        restored = await self._restore(
+            keys=[
+                *self._player_keys(game_id),
+                self._key(game_id, "streaks"),
+                self._key(game_id, f"answers:{qi}"),
+                self._key(game_id, f"pending:{qi}"),
+                self._key(game_id, "kicked"),
+                f"{self._prefix}active",
+                self._key(game_id, "rebuilding"),
+            ],
+            args=[msgspec.json.encode(document), _ms(ttl_seconds), game_id],
+        )
+        return bool(restored)
+
     async def finish(self, game_id: str, ttl_seconds: float) -> None:
         async with self._client.pipeline(transaction=True) as pipe:
             pipe.srem(f"{self._prefix}active", game_id)
@@ -858,23 +1044,14 @@ class RedisGameStore:
             await pipe.execute()
 
     async def close(self) -> None:
-        await self._client.aclose()
+        """Nothing of its own to release: the platform closes the shared client."""
 
 
-REDIS_CONNECTIONS = 64
-"""Live games' own Redis connections per process. A burst (500 answers at once) waits
-for one of them instead of failing the way an exhausted shared pool does."""
-
-
-def game_store(redis_url: str | None, prefix: str) -> GameStore:
-    """Redis when the deployment has it, else this process."""
-    if redis_url is None:
+def game_store(redis: Redis | None, prefix: str) -> GameStore:
+    """Redis when the deployment has it, else this process. The client is the process's
+    shared one (``Platform.redis``): its pool makes a burst wait for a free connection,
+    and its outage breaker fails calls at once while Redis is down, so a live endpoint
+    answers 503 ``hot_store_unavailable`` at once, and is back as soon as the rest is."""
+    if redis is None:
         return MemoryGameStore()
-    pool = BlockingConnectionPool.from_url(
-        redis_url,
-        max_connections=REDIS_CONNECTIONS,
-        timeout=5,
-        socket_connect_timeout=2.0,
-        socket_timeout=2.0,
-    )
-    return RedisGameStore(Redis(connection_pool=pool), prefix)
+    return RedisGameStore(redis, prefix)
