@@ -18,15 +18,21 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studyhall.content.storage import MediaMissing, MediaTooLarge, media_storage
+from studyhall.content.storage import MediaTooLarge, media_storage
 from studyhall.live import repository
 from studyhall.live.models import LiveQuizImage
 from studyhall.live.schemas import QuizImageOut
-from studyhall.platform.errors import DomainError, NotFound
+from studyhall.platform.errors import DomainError
 from studyhall.platform.ids import new_id
 from studyhall.platform.runtime import Platform
-from studyhall.platform.signing import check_link, link_signature
-from studyhall.questions.files import IMAGE_MAX_BYTES, Download, image_type, link_expiry
+from studyhall.platform.signing import link_signature
+from studyhall.questions.files import (
+    IMAGE_MAX_BYTES,
+    Download,
+    image_type,
+    link_expiry,
+    signed_download,
+)
 
 MEDIA_PATH = "/media/quiz-images"
 SNIFF_BYTES = 12
@@ -138,22 +144,11 @@ async def download(
     expires: str | None,
     sig: str | None,
 ) -> Download:
-    """Check a signed link (403 ``bad_signature`` / ``link_expired``) and find the image;
-    the ETag is the content hash (the bytes under an id never change)."""
-    remaining = check_link(
-        platform.settings.secret_key, _key(image_id), expires, sig, platform.clock.timestamp()
-    )
-    image = await repository.image_by_id(session, image_id)
-    if image is None:
-        raise NotFound("No such image")
-    try:
-        size = await media_storage(platform.settings).size(image.storage_key)
-    except MediaMissing as exc:
-        raise NotFound("The image is missing from storage") from exc
-    return Download(
-        storage_key=image.storage_key,
-        content_type=image.content_type,
-        size=size,
-        etag=f'"{image.sha256}"',
-        max_age=remaining,
+    return await signed_download(
+        platform,
+        _key(image_id),
+        expires,
+        sig,
+        lambda: repository.image_by_id(session, image_id),
+        "image",
     )

@@ -50,7 +50,7 @@ from studyhall.platform.http import (
     client_ip,
 )
 from studyhall.platform.metrics import WEBSOCKET_CONNECTIONS
-from studyhall.questions.files import download_chunks
+from studyhall.questions.files import stream_download
 
 JoinCode = Annotated[str, Parameter(min_length=1, max_length=12)]
 StepStatus = Literal["lobby", "countdown", "question", "reveal"]
@@ -301,16 +301,7 @@ class QuizImageMediaController(Controller):
         sig: FromQuery[str | None] = None,
     ) -> Stream:
         plan = await images.download(db, platform, image_id, expires=expires, sig=sig)
-        return Stream(
-            download_chunks(platform, plan),
-            media_type=plan.content_type,
-            headers={
-                "Content-Length": str(plan.size),
-                "ETag": plan.etag,
-                "Cache-Control": f"private, max-age={plan.max_age}",
-                "X-Content-Type-Options": "nosniff",
-            },
-        )
+        return stream_download(platform, plan)
 
 
 async def _socket_actor(socket: WebSocket[Any, Any, Any], live: LiveRuntime) -> Actor | None:

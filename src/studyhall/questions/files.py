@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
+from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studyhall.content.storage import MediaMissing, media_storage
@@ -213,28 +214,37 @@ class Download:
     max_age: int
 
 
-async def download(
-    session: AsyncSession,
+class StoredMedia(Protocol):
+    """A stored upload: a question file or a live quiz image."""
+
+    @property
+    def storage_key(self) -> str: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def sha256(self) -> str: ...
+
+
+async def signed_download(
     platform: Platform,
-    file_id: uuid.UUID,
-    *,
+    link_key: str,
     expires: str | None,
     sig: str | None,
+    find: Callable[[], Awaitable[StoredMedia | None]],
+    noun: str,
 ) -> Download:
-    """Check a signed link (403 ``bad_signature`` / ``link_expired``) and find the file.
-
-    The ETag is the content hash: the bytes under a file id never change.
-    """
+    """Check a signed link (403 ``bad_signature`` / ``link_expired``), then ``find`` the
+    upload. The ETag is the content hash: the bytes under an id never change."""
     remaining = check_link(
-        platform.settings.secret_key, _key(file_id), expires, sig, platform.clock.timestamp()
+        platform.settings.secret_key, link_key, expires, sig, platform.clock.timestamp()
     )
-    row = await repository.file_by_id(session, file_id)
+    row = await find()
     if row is None:
-        raise NotFound("No such file")
+        raise NotFound(f"No such {noun}")
     try:
         size = await media_storage(platform.settings).size(row.storage_key)
     except MediaMissing as exc:
-        raise NotFound("The file is missing from storage") from exc
+        raise NotFound(f"The {noun} is missing from storage") from exc
     return Download(
         storage_key=row.storage_key,
         content_type=row.content_type,
@@ -244,6 +254,38 @@ async def download(
     )
 
 
+async def download(
+    session: AsyncSession,
+    platform: Platform,
+    file_id: uuid.UUID,
+    *,
+    expires: str | None,
+    sig: str | None,
+) -> Download:
+    return await signed_download(
+        platform,
+        _key(file_id),
+        expires,
+        sig,
+        lambda: repository.file_by_id(session, file_id),
+        "file",
+    )
+
+
 def download_chunks(platform: Platform, plan: Download) -> AsyncIterator[bytes]:
     """The file's bytes, read from storage in chunks as they are sent."""
     return media_storage(platform.settings).open_range(plan.storage_key, 0, plan.size - 1)
+
+
+def stream_download(platform: Platform, plan: Download) -> Stream:
+    """The response for a valid link: private to the browser's cache, never sniffed."""
+    return Stream(
+        download_chunks(platform, plan),
+        media_type=plan.content_type,
+        headers={
+            "Content-Length": str(plan.size),
+            "ETag": plan.etag,
+            "Cache-Control": f"private, max-age={plan.max_age}",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

@@ -189,16 +189,7 @@ class QuestionFilesController(Controller):
         sig: FromQuery[str | None] = None,
     ) -> Stream:
         plan = await files.download(db, platform, file_id, expires=expires, sig=sig)
-        return Stream(
-            files.download_chunks(platform, plan),
-            media_type=plan.content_type,
-            headers={
-                "Content-Length": str(plan.size),
-                "ETag": plan.etag,
-                "Cache-Control": f"private, max-age={plan.max_age}",
-                "X-Content-Type-Options": "nosniff",
-            },
-        )
+        return files.stream_download(platform, plan)
 
 
 ROUTES = [BanksController, QuestionsController, QuestionFilesController]
