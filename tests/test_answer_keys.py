@@ -268,6 +268,7 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> dict[str, Any]
             "exam_id": [exam["id"]],
             "session_id": [started.json()["sessionId"]],
             "file_id": [str(uuid.uuid4())],  # a question image needs a signed link
+            "image_id": [str(uuid.uuid4())],  # and so does a quiz image
             "cohort_id": [str(uuid.uuid4())],
             "user_id": [str(student.id)],
             "file_path": ["app.css"],
