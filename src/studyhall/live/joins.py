@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import logging
 import re
 import uuid
@@ -78,7 +79,9 @@ def _blocked(name: str, blocked: frozenset[str]) -> bool:
     return any(word in blocked for word in words) or "".join(words) in blocked
 
 
+@functools.lru_cache(maxsize=4)
 def blocked_names(raw: str) -> frozenset[str]:
+    """The setting's word list, parsed once rather than on every join."""
     return frozenset(word.strip().casefold() for word in raw.split(",") if word.strip())
 
 
@@ -145,9 +148,10 @@ class Joins:
             except DomainError as exc:
                 results = [copy.copy(exc) for _ in group]
             except Exception as exc:
-                if transient_outage(exc) is None:
+                outage = transient_outage(exc)
+                if outage is None:
                     logger.exception("live joins to %s: a batch of %d failed", code, len(group))
-                results = [transient_outage(exc) or _failure() for _ in group]
+                results = [copy.copy(outage) if outage else _failure() for _ in group]
             outcomes.update(zip(indices, results, strict=True))
         return [outcomes[index] for index in range(len(requests))]
 
