@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
@@ -46,6 +46,7 @@ from studyhall.exams.models import (
     SessionAnswer,
 )
 from studyhall.identity.models import User
+from studyhall.platform.db import Binder, column_binders
 from studyhall.platform.ids import parse_id
 
 OPEN_STATUSES = ("ACTIVE", "PAUSED")
@@ -324,21 +325,8 @@ def _sqlite_journalled(count: int) -> str:
     """
 
 
-Binder = Callable[[Any], Any]
-
-
-def _unchanged(value: Any) -> Any:
-    return value
-
-
-@functools.cache
 def _sqlite_binders(dialect: Dialect) -> list[Binder]:
-    """Each column's own bind conversion, so the driver-level statement stores exactly
-    what the ORM stores and reads back (UUID hex, datetime text, JSON text)."""
-    return [
-        JOURNAL.c[name].type.dialect_impl(dialect).bind_processor(dialect) or _unchanged
-        for name in JournalRow._fields
-    ]
+    return column_binders(dialect, tuple(JOURNAL.c[name] for name in JournalRow._fields))
 
 
 async def _sqlite_journal(connection: AsyncConnection, rows: list[JournalRow]) -> StoredKeys:

@@ -6,20 +6,21 @@ transaction that scores a submit, which on SQLite holds the database's one write
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Exists, Select, delete, literal, select, update
+from sqlalchemy import Select, delete, literal, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studyhall.exams.models import ExamResult, ExamSession
 from studyhall.identity.models import CohortMember, User
 from studyhall.leaderboards.models import ExamStanding
-from studyhall.platform.db import UtcDateTime
+from studyhall.platform.db import UtcDateTime, column_binders
 
 STUDENT = "student"
 
@@ -89,11 +90,8 @@ def _insert_for_student(
     user_id: uuid.UUID,
     values: tuple[float, float, datetime, int, int],
     now: datetime,
-    *,
-    unless: Exists | None = None,
 ) -> postgresql.Insert | sqlite.Insert:
-    """``INSERT INTO exam_standings SELECT ...`` one row, if the user is a student (and
-    ``unless`` finds nothing)."""
+    """``INSERT INTO exam_standings SELECT ...`` one row, if the user is a student."""
     insert: Callable[[type[ExamStanding]], postgresql.Insert | sqlite.Insert] = (
         postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     )
@@ -108,33 +106,116 @@ def _insert_for_student(
         literal(version),
         literal(now, UtcDateTime()),
     ).where(User.id == user_id, User.role == STUDENT)
-    if unless is not None:
-        row = row.where(~unless)
     return insert(ExamStanding).from_select(_INSERT_COLUMNS, row)
 
 
-async def insert_first_standing(
-    session: AsyncSession,
-    exam_id: uuid.UUID,
-    user_id: uuid.UUID,
-    session_id: uuid.UUID,
-    values: tuple[float, float, datetime, int],
-    now: datetime,
-) -> bool:
-    """Create the standing (version 1) of a student whose only final result is this
-    session's; False when they have a standing or another final result already, or are
-    not a student. One statement for the common case: a student's first attempt.
+class FirstStanding(NamedTuple):
+    """A result that may be its student's first final one, with the standing it makes."""
+
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+    score: float
+    max_score: float
+    submitted_at: datetime
+
+
+# Version 1 of each student whose only final result of the exam is the given session's,
+# in one statement per batch: rows of VALUES (SQLite) or arrays (PostgreSQL), inserted
+# in user order (concurrent batches wait on each other's rows, never in a cycle).
+# Nothing for users who are not students, have a standing, or have another final result.
+_FIRST_STANDINGS_WHERE = """
+    NOT EXISTS (
+        SELECT 1 FROM exam_results AS r JOIN exam_sessions AS s ON s.id = r.session_id
+        WHERE s.exam_id = {exam_id} AND s.user_id = v.user_id AND r.pending_grades = 0
+          AND r.session_id <> v.session_id)
+"""
+_FIRST_STANDINGS = """
+    INSERT INTO exam_standings (exam_id, user_id, score, max_score, submitted_at,
+                                attempts, version, updated_at)
+    SELECT {exam_id}, u.id, v.score, v.max_score, v.submitted_at, 1, 1, {now}
+    FROM {rows}
+    JOIN users AS u ON u.id = v.user_id AND u.role = 'student'
+    WHERE {where}
+    ORDER BY v.arrival
+    ON CONFLICT (exam_id, user_id) DO NOTHING
+    RETURNING user_id
+"""
+_POSTGRES_FIRST_STANDINGS = text(
+    _FIRST_STANDINGS.format(
+        exam_id="CAST(:exam_id AS uuid)",
+        now="CAST(:now AS timestamptz)",
+        rows="""unnest(CAST(:user_ids AS uuid[]), CAST(:session_ids AS uuid[]),
+                       CAST(:scores AS float8[]), CAST(:max_scores AS float8[]),
+                       CAST(:submitted_at AS timestamptz[]))
+                WITH ORDINALITY AS v(user_id, session_id, score, max_score, submitted_at,
+                                     arrival)""",
+        where=_FIRST_STANDINGS_WHERE.format(exam_id="CAST(:exam_id AS uuid)"),
+    )
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _sqlite_first_standings(count: int) -> str:
+    """The insert for ``count`` results; ``?`` in order: exam, now, the rows, exam."""
+    rows = ", ".join(["(?, ?, ?, ?, ?, ?)"] * count)
+    return _FIRST_STANDINGS.format(
+        exam_id="?",
+        now="?",
+        rows=f"""(SELECT column1 AS user_id, column2 AS session_id, column3 AS score,
+                         column4 AS max_score, column5 AS submitted_at, column6 AS arrival
+                  FROM (VALUES {rows})) AS v""",
+        where=_FIRST_STANDINGS_WHERE.format(exam_id="?"),
+    )
+
+
+_FIRST_COLUMNS = (
+    ExamStanding.user_id,
+    ExamResult.session_id,
+    ExamStanding.score,
+    ExamStanding.max_score,
+    ExamStanding.submitted_at,
+)
+
+
+async def insert_first_standings(
+    session: AsyncSession, exam_id: uuid.UUID, firsts: Sequence[FirstStanding], now: datetime
+) -> set[uuid.UUID]:
+    """Create the standing (version 1) of each student whose only final result is the
+    given session's; the users it was created for. The others (a second attempt, two
+    results in one batch, not a student) need :func:`lock_standing` and a recomputation.
 
     A concurrent result of the same student either is committed (and seen here), or has
     its own standing row in flight, on which this insert waits and then does nothing.
     """
-    others = _final_of(exam_id, user_id).where(ExamResult.session_id != session_id)
-    statement = (
-        _insert_for_student(session, exam_id, user_id, (*values, 1), now, unless=others.exists())
-        .on_conflict_do_nothing(index_elements=[ExamStanding.exam_id, ExamStanding.user_id])
-        .returning(ExamStanding.version)
+    if not firsts:
+        return set()
+    ordered = sorted(firsts, key=lambda first: first.user_id)
+    connection = await session.connection()
+    dialect = connection.dialect
+    if dialect.name == "postgresql":
+        columns = list(zip(*ordered, strict=True))
+        parameters = {
+            "exam_id": exam_id,
+            "now": now,
+            "user_ids": columns[0],
+            "session_ids": columns[1],
+            "scores": columns[2],
+            "max_scores": columns[3],
+            "submitted_at": columns[4],
+        }
+        return set((await connection.execute(_POSTGRES_FIRST_STANDINGS, parameters)).scalars())
+    binders = column_binders(dialect, (ExamStanding.exam_id, ExamStanding.updated_at))
+    values = [binders[0](exam_id), binders[1](now)]
+    row_binders = column_binders(dialect, _FIRST_COLUMNS)
+    for arrival, first in enumerate(ordered):
+        values += [bind(value) for bind, value in zip(row_binders, first, strict=True)]
+        values.append(arrival)
+    values.append(binders[0](exam_id))
+    inserted = await connection.exec_driver_sql(
+        _sqlite_first_standings(len(ordered)), tuple(values)
     )
-    return (await session.execute(statement)).one_or_none() is not None
+    user_of = {row_binders[0](first.user_id): first.user_id for first in ordered}
+    return {user_of[hex_id] for (hex_id,) in inserted.all()}
 
 
 async def lock_standing(

@@ -18,7 +18,7 @@ from studyhall.exams import repository as exam_repository
 from studyhall.exams.models import Exam, ExamResult
 from studyhall.leaderboards import boards, repository
 from studyhall.leaderboards.index import Standing
-from studyhall.leaderboards.repository import FinalResult
+from studyhall.leaderboards.repository import FinalResult, FirstStanding
 from studyhall.platform.runtime import Platform
 
 
@@ -56,26 +56,35 @@ def combine(policy: str, results: Sequence[FinalResult]) -> Combined:
 
 async def record(session: AsyncSession, platform: Platform, results: Sequence[ExamResult]) -> None:
     """The results just became final: store their students' new standings; the boards
-    follow when the transaction commits."""
+    follow when the transaction commits. A burst of first attempts costs one statement
+    per exam; a student's later attempts are recombined one by one."""
     await session.flush()  # the caller's changes to the results must be visible to the SQL below
-    exams: dict[uuid.UUID, Exam | None] = {}
     now = platform.clock.now()
+    by_exam: dict[uuid.UUID, list[ExamResult]] = {}
     for result in results:
-        if result.exam_id not in exams:
-            exams[result.exam_id] = await exam_repository.exam_by_id(session, result.exam_id)
-        exam = exams[result.exam_id]
+        by_exam.setdefault(result.exam_id, []).append(result)
+    for exam_id, finals in by_exam.items():
+        exam = await exam_repository.exam_by_id(session, exam_id)
         if exam is None:
             continue
-        only = combine(
-            exam.attempt_policy, [FinalResult(result.score, result.max_score, result.submitted_at)]
-        )
-        if await repository.insert_first_standing(
-            session, exam.id, result.user_id, result.session_id, astuple(only), now
-        ):
-            standing = Standing(result.user_id, only.score, only.max_score, only.submitted_at, 1)
-            boards.update_after_commit(session, platform, exam.id, standing)
-        else:
-            await _restand(session, platform, exam, result.user_id)
+        firsts = [_first(exam.attempt_policy, result) for result in finals]
+        created = await repository.insert_first_standings(session, exam.id, firsts, now)
+        for first in firsts:
+            if first.user_id in created:
+                standing = Standing(
+                    first.user_id, first.score, first.max_score, first.submitted_at, 1
+                )
+                boards.update_after_commit(session, platform, exam.id, standing)
+        for user_id in {first.user_id for first in firsts} - created:
+            await _restand(session, platform, exam, user_id)
+
+
+def _first(policy: str, result: ExamResult) -> FirstStanding:
+    """The standing ``result`` makes when it is its student's only final one."""
+    only = combine(policy, [FinalResult(result.score, result.max_score, result.submitted_at)])
+    return FirstStanding(
+        result.user_id, result.session_id, only.score, only.max_score, only.submitted_at
+    )
 
 
 async def recompute(session: AsyncSession, platform: Platform, exam: Exam) -> int:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import Column, DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -52,6 +53,24 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Binder = Callable[[Any], Any]
+
+
+def _unchanged(value: Any) -> Any:
+    return value
+
+
+@functools.cache
+def column_binders(dialect: Dialect, columns: Sequence[Column[Any]]) -> list[Binder]:
+    """Each column's own bind conversion (UUID hex, datetime text, JSON text), for
+    hand-written batch statements that must store exactly what the ORM stores and
+    reads back. ``columns`` is a tuple (the cache key)."""
+    return [
+        column.type.dialect_impl(dialect).bind_processor(dialect) or _unchanged
+        for column in columns
+    ]
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
