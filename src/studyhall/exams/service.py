@@ -75,7 +75,7 @@ from studyhall.questions.draw import DrawnQuestion, DrawRule, check_rules, draw
 from studyhall.questions.frozen import FrozenVersion, frozen_versions, frozen_view
 from studyhall.questions.render import Option, StudentQuestion, to_html
 from studyhall.questions.review import explanation_html, right_answer_html
-from studyhall.questions.scoring import score
+from studyhall.questions.scoring import Score, score
 from studyhall.questions.service import bank_for, mark_seen
 
 EXPIRE_JOB = "exams.expire_session"
@@ -806,11 +806,31 @@ def _percentage(result: ExamResult) -> float:
     return round(100 * result.score / result.max_score, 2) if result.max_score else 0.0
 
 
+Grades = dict[tuple[uuid.UUID, bytes], Score | None]
+"""Grades already given in this batch, by version and encoded response: a burst of
+submits answers each choice question with a handful of distinct responses."""
+
+
+def _graded(frozen: FrozenVersion, response: Any, grades: Grades) -> Score | None:
+    """``score`` once per (version, response) in a batch; scoring is a pure function of
+    the two, and the encoding tells ``true`` from ``1`` and ``1`` from ``1.0``."""
+    if response is None:
+        return score(frozen.content, None)
+    key = (frozen.id, _response_key.encode(response))
+    if key not in grades:
+        grades[key] = score(frozen.content, response)
+    return grades[key]
+
+
+_response_key = msgspec.json.Encoder()
+
+
 def _score(
     exam_session: ExamSession,
     versions: list[FrozenVersion],
     latest: dict[uuid.UUID, Any],
     now: datetime,
+    grades: Grades,
 ) -> ExamResult:
     """Score the latest answer to each question (``versions``: theirs, in the session's
     order; ``latest``: the responses by question); essays wait for a person."""
@@ -819,34 +839,34 @@ def _score(
     maximum = 0.0
     pending = 0
     for item, frozen in zip(exam_session.questions, versions, strict=True):
-        question_id = parse_id(item["questionId"])
-        points = float(item["points"])
         if frozen.content.kind == "description":
             continue
-        answered = question_id in latest and latest[question_id] is not None
-        response = latest.get(question_id)
-        graded = score(frozen.content, response)
+        question_id = item["questionId"]
+        points = float(item["points"])
+        response = latest.get(parse_id(question_id))
+        graded = _graded(frozen, response, grades)
         maximum += points
-        entry: dict[str, Any] = {
-            "questionId": str(question_id),
-            "points": points,
-            "answered": answered,
-            "response": response,
-        }
-        if graded is None and answered:
+        if graded is None and response is not None:
             pending += 1
-            entry.update(awarded=None, fraction=None, correct=None, feedback=None)
+            awarded = fraction = correct = feedback = None
         else:
             fraction = graded.fraction if graded else 0.0
             awarded = round(points * fraction, 6)
             total += awarded
-            entry.update(
-                awarded=awarded,
-                fraction=fraction,
-                correct=graded.correct if graded else False,
-                feedback=graded.feedback if graded else None,
-            )
-        breakdown.append(entry)
+            correct = graded.correct if graded else False
+            feedback = graded.feedback if graded else None
+        breakdown.append(
+            {
+                "questionId": question_id,
+                "points": points,
+                "answered": response is not None,
+                "response": response,
+                "awarded": awarded,
+                "fraction": fraction,
+                "correct": correct,
+                "feedback": feedback,
+            }
+        )
     return ExamResult(
         session_id=exam_session.id,
         exam_id=exam_session.exam_id,
@@ -895,7 +915,8 @@ async def _score_closed(
     if not closed:
         return []
     answers = await repository.latest_answers_of(session, [s.id for s, _ in closed])
-    results = [_score(s, versions, answers[s.id], now) for s, versions in closed]
+    grades: Grades = {}
+    results = [_score(s, versions, answers[s.id], now, grades) for s, versions in closed]
     await repository.insert_results(session, results)
     final = []
     for (exam_session, _), result in zip(closed, results, strict=True):
@@ -1004,8 +1025,8 @@ async def _close_many(
     closed, with their results (None when discarded)."""
     if not open_sessions:
         return {}
-    version_ids = {uuid.UUID(i["versionId"]) for s in open_sessions for i in s.questions}
-    versions = await frozen_versions(session, list(version_ids))
+    version_ids = {item["versionId"] for s in open_sessions for item in s.questions}
+    versions = await frozen_versions(session, [parse_id(version_id) for version_id in version_ids])
     shown = {
         s.id: [versions[parse_id(item["versionId"])] for item in s.questions] for s in open_sessions
     }
