@@ -57,6 +57,8 @@ def base_settings(data_dir: Path, **overrides: object) -> Settings:
         "STUDYHALL_PASSWORD_HASH_PROFILE": "fast",
         "STUDYHALL_ACCESS_LOG": "false",
         "STUDYHALL_RUN_WORKER_IN_APP": "false",
+        # Freezing the heap of a test process would keep every earlier test's cycles.
+        "STUDYHALL_GC_YOUNG_THRESHOLD": "0",
     }
     return load_settings(env).with_overrides(**overrides)
 

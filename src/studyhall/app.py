@@ -38,7 +38,7 @@ from studyhall.live.engine import LiveEngine
 from studyhall.payments import routes as payment_routes
 from studyhall.payments import tasks as payment_tasks
 from studyhall.payments.webhooks import schedule_reconcile
-from studyhall.platform import health, housekeeping
+from studyhall.platform import health, heap, housekeeping
 from studyhall.platform.clock import Clock
 from studyhall.platform.csrf import SessionCsrfMiddleware, csrf_config
 from studyhall.platform.errors import EXCEPTION_HANDLERS, declare_problem_responses
@@ -104,6 +104,7 @@ def create_litestar(settings: Settings, *, clock: Clock | None = None) -> Litest
         if settings.worker_in_app:
             await schedule_reconcile(platform)
             worker_task = asyncio.create_task(build_worker(platform).run(stop))
+        heap.settle(settings.gc_young_threshold)
         try:
             yield
         finally:

@@ -16,6 +16,7 @@ import uvicorn
 from sqlalchemy.exc import DBAPIError
 
 from studyhall.config import Settings, SettingsError, load_settings
+from studyhall.platform import heap
 from studyhall.platform.auth import Role
 from studyhall.platform.errors import DomainError
 from studyhall.platform.logging import configure_logging
@@ -147,7 +148,9 @@ def worker() -> None:
             loop.add_signal_handler(signum, stop.set)
         click.echo("studyhall worker is running (Ctrl+C to stop)")
         await schedule_reconcile(platform)
-        await build_worker(platform).run(stop)
+        worker = build_worker(platform)
+        heap.settle(settings.gc_young_threshold)
+        await worker.run(stop)
 
     _with_platform(settings, run)
 

@@ -55,6 +55,8 @@ class Settings:
     run_worker_in_app: bool | None = None
     trust_proxy_headers: bool = False
     readiness_timeout_seconds: float = 2.0
+    # Youngest GC generation's threshold once started (platform/heap.py); 0 = Python's own.
+    gc_young_threshold: int = 20_000
     # Live quiz games: auto-start delay (0 = off), joins per IP and minute, timer tick and lease.
     live_auto_start_seconds: int = 5
     live_countdown_seconds: float = 3.0
