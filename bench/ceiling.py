@@ -114,6 +114,7 @@ def bare_server(workdir: Path, seconds: float) -> Iterator[Ceiling]:
     command = [
         *(sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(port)),
         *("--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"),
+        *("--ws-per-message-deflate", "false"),  # as `studyhall serve` runs
     ]
     log = workdir / "bare.log"
     server = start(command, dict(os.environ), log)

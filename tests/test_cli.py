@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import uuid
 from pathlib import Path
@@ -11,6 +12,7 @@ import click
 import httpx
 import pytest
 from click.testing import CliRunner
+from websockets.sync.client import connect
 
 from studyhall.cli import main
 from tests.conftest import TEST_SECRET
@@ -167,6 +169,19 @@ def test_serve_demo_migrates_seeds_and_prints_the_logins(
             assert me["role"] == role
             if role == "student":
                 assert [cohort["name"] for cohort in me["cohorts"]] == ["Batch 2026-A"]
+        _assert_frames_go_uncompressed(port)
+
+
+def _assert_frames_go_uncompressed(port: int) -> None:
+    """Live frames are encoded once per node and written as they are to every socket:
+    the server declines permessage-deflate, which would compress them per socket."""
+    unknown = uuid.UUID(int=1)
+    url = f"ws://127.0.0.1:{port}/ws?quizId={unknown}&participantId={unknown}"
+    with connect(url, open_timeout=10) as socket:  # the client offers deflate by default
+        assert socket.response is not None
+        assert "sec-websocket-extensions" not in socket.response.headers
+        refused = json.loads(socket.recv(timeout=10))
+    assert refused["payload"]["reason"] == "game_not_found"
 
 
 def test_commands_before_migrate_explain_themselves(env: dict[str, str]) -> None:

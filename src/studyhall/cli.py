@@ -126,6 +126,7 @@ def serve(host: str | None, port: int | None, workers: int, demo: bool) -> None:
         workers=workers,
         loop="uvloop",
         http="httptools",
+        ws_per_message_deflate=False,
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
