@@ -197,3 +197,40 @@ async def test_a_lost_lobby_comes_back_and_an_ended_game_stays_over(
     assert await live.state(over.id) is None
     gone = await client.post(f"/api/v1/quizzes/{over.code}/join", json={"participantName": "Cy"})
     assert (gone.status_code, gone.json()["code"]) == (404, "game_not_found")
+
+
+async def test_a_question_nobody_answered_yet_stays_open_after_the_loss(
+    client: httpx.AsyncClient,
+    app: ObservedApp,
+    platform: Platform,
+    clock: FakeClock,
+    settings: Settings,
+) -> None:
+    """The open question is recorded as it opens, so a rebuild goes on with it, on its
+    own clock, even before its first answer: neither the previous question nor a fresh
+    clock comes back."""
+    teacher = await make_person(platform, Role.TEACHER)
+    game = await make_game(client, teacher, SINGLE, TRUE_FALSE)
+    ada, bea = [await join(client, game, name) for name in ("Ada", "Bea")]
+    live = engine(app)
+    await host(client, game, "start")
+    await run_timers(app, clock, 3)
+    for index, answers in enumerate(((ada, 1), (bea, 0)) for _ in range(2)):
+        opened = await live.store.state(game.id)
+        assert opened is not None
+        assert (opened.status, opened.qi) == ("question", index)
+        clock.advance(2)
+        await lose_hot_state(live, settings)
+        rebuilt = await live.state(game.id)
+        assert rebuilt is not None
+        assert (rebuilt.status, rebuilt.qi, rebuilt.answered) == ("question", index, 0)
+        assert (rebuilt.qs, rebuilt.qe) == (opened.qs, opened.qe), "the same question clock"
+        for player, choice in answers:
+            assert await _answer(live, game, player, choice) == "accepted"
+        closed = await live.store.state(game.id)
+        assert closed is not None
+        assert (closed.status, closed.qi) == ("reveal", index)
+        if index == 0:
+            view = await host(client, game, "next")
+            assert (view["status"], view["questionIndex"]) == ("question", 1)
+    assert dict(await live.store.standings(game.id)) == await recomputed(platform, game)

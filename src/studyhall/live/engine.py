@@ -30,7 +30,7 @@ from typing import Any
 import msgspec
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from studyhall.live import protocol, rebuild
 from studyhall.live.audit import AnswerAudit
@@ -402,6 +402,17 @@ class LiveEngine:
                 .values(status="running", started_at=self.clock.now())
             )
 
+    async def _record_opened(self, game: GameDef, qi: int, start: int) -> None:
+        """The database learns each question as it opens, with its server start, so a
+        game rebuilt after its hot state is lost goes on from it (``live/rebuild.py``)."""
+        later = or_(LiveGame.question_index.is_(None), LiveGame.question_index < qi)
+        async with self.platform.sessions() as session, session.begin():
+            await session.execute(
+                update(LiveGame)
+                .where(LiveGame.id == uuid.UUID(game.game_id), later)
+                .values(question_index=qi, question_started_ms=start)
+            )
+
     async def open_question(self, game: GameDef, qi: int) -> bool:
         question = game.questions[qi]
         start = self.now_ms()
@@ -425,6 +436,7 @@ class LiveEngine:
             return False
         if qi == 0:
             await self._mark_started(game)
+        await self._record_opened(game, qi, start)
         payload = self.question_view(game, qi, start, end, full=False)
         await self.publish(game.game_id, event_id, protocol.NEW_QUESTION, payload)
         if game.questions_on == "host":

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     ForeignKey,
     Index,
@@ -82,6 +83,10 @@ class LiveGame(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The question opened last and its server start (ms since the epoch): where a game
+    # rebuilt after losing its hot state goes on (live/rebuild.py).
+    question_index: Mapped[int | None] = mapped_column(Integer)
+    question_started_ms: Mapped[int | None] = mapped_column(BigInteger)
 
 
 KICKED_PREFIX = "kicked:"

@@ -8,11 +8,11 @@ response time. From those:
 
 - scores are the sums of the answers' points (the current question's are held for its
   reveal unless the quiz shows results at once), streaks the latest scored answer's;
-- the current question is the last one answered, with its server start time exactly
-  (receive time minus response time), so it stays open until its own end and then
-  closes, scores and reveals as usual; a started game nobody answered yet restarts from
-  its countdown, and a question opened but not yet answered when the state was lost is
-  opened again after the previous one's reveal;
+- the current question is the last one opened, which the game's row records with its
+  server start as it opens (for a game saved before that column, the last one answered,
+  started at receive time minus response time), so it stays open until its own end and
+  then closes, scores and reveals as usual, answered or not; a started game whose first
+  question never opened restarts from its countdown;
 - event ids go on from the rebuild's time in microseconds, above any id the game took
   before the loss (that would take more than one event per microsecond), so every
   screen's "newer than what I saw" check keeps working; the old event log is gone, so
@@ -66,14 +66,24 @@ def image_of(
     started: bool,
     players: list[tuple[str, str, bool]],
     answers: list[LiveAnswer],
+    opened: tuple[int, int] | None,
     now_ms: int,
     auto_start_at: int,
     threshold: int,
 ) -> GameImage:
-    """The hot state of ``game`` from its ``(id, name, kicked)`` players and answers."""
+    """The hot state of ``game`` from its ``(id, name, kicked)`` players, its answers and
+    the ``(index, server start ms)`` of the question opened last, if recorded."""
     names = {player: name for player, name, kicked in players if not kicked}
     kicked = [player for player, _, out in players if out]
     qi = max((answer.question_index for answer in answers), default=-1)
+    if opened is not None and opened[0] >= qi:
+        qi, starts = opened
+    elif qi >= 0:
+        starts = max(
+            round(answer.received_at.timestamp() * 1000) - answer.response_ms
+            for answer in answers
+            if answer.question_index == qi
+        )
     scores = dict.fromkeys(names, 0)
     streaks: dict[str, str] = {}
     current: dict[str, bytes] = {}
@@ -98,11 +108,6 @@ def image_of(
         "dirty": 1,
     }
     if qi >= 0:
-        starts = max(
-            round(answer.received_at.timestamp() * 1000) - answer.response_ms
-            for answer in answers
-            if answer.question_index == qi
-        )
         ends = starts + game.questions[qi].time_limit_seconds * 1000
         answered = sum(1 for player in current if player in names)
         state |= {"status": "question", "qi": qi, "qs": starts, "qe": ends, "deadline": ends}
@@ -124,6 +129,9 @@ async def revive(
         if row is None or row.status == "ended":
             return None
         started = row.status != "lobby"
+    opened = None
+    if row.question_index is not None and row.question_started_ms is not None:
+        opened = (row.question_index, row.question_started_ms)
     gives_up = time.monotonic() + WAIT_SECONDS
     while True:
         if await engine.store.claim_rebuild(game_id, engine.node, CLAIM_SECONDS):
@@ -140,6 +148,7 @@ async def revive(
                     for player in players
                 ],
                 answers=answers,
+                opened=opened,
                 now_ms=engine.now_ms(),
                 auto_start_at=engine.auto_start_at(game),
                 threshold=threshold,
