@@ -121,7 +121,7 @@ class FirstStanding(NamedTuple):
 
 # Version 1 of each student whose only final result of the exam is the given session's,
 # in one statement per batch: rows of VALUES (SQLite) or arrays (PostgreSQL), inserted
-# in user order (concurrent batches wait on each other's rows, never in a cycle).
+# in user order (concurrent batches take these rows in the same order).
 # Nothing for users who are not students, have a standing, or have another final result.
 _FIRST_STANDINGS_WHERE = """
     NOT EXISTS (

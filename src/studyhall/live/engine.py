@@ -436,11 +436,11 @@ class LiveEngine:
             return False
         if qi == 0:
             await self._mark_started(game)
-        await self._record_opened(game, qi, start)
         payload = self.question_view(game, qi, start, end, full=False)
         await self.publish(game.game_id, event_id, protocol.NEW_QUESTION, payload)
         if game.questions_on == "host":
             await self._show_host(game, qi, start, end)
+        await self._record_opened(game, qi, start)  # after the players see it: off their clock
         return True
 
     async def _show_host(self, game: GameDef, qi: int, start: int, end: int) -> None:
