@@ -678,12 +678,14 @@ class LiveEngine:
         if qi is None:
             raise UnknownQuestion()
         question = game.questions[qi]
-        state = await self._state(game)
+        state, raw_streak = await self.store.state_and_streak(game.game_id, player_id)
+        if state is None:  # lost with Redis: rebuilt, streaks and all (or the game is over)
+            state = await self._state(game)
+            raw_streak = await self.store.streak(game.game_id, player_id)
         response = parse_response(question, selected)
         correct = is_correct(question, response) if question.scored else None
         response_ms = max(received - state.qs, 0)
         previous = 0
-        raw_streak = await self.store.streak(game.game_id, player_id)
         if raw_streak:
             streak, last = (int(part) for part in raw_streak.split(b":"))
             previous = streak if last == game.previous_scored(qi) else 0

@@ -120,6 +120,11 @@ class GameStore(Protocol):
 
     async def streak(self, game_id: str, player_id: str) -> bytes | None: ...
 
+    async def state_and_streak(
+        self, game_id: str, player_id: str
+    ) -> tuple[GameState | None, bytes | None]:
+        """Both of the above in one round trip: what scoring an answer reads first."""
+
     async def add_players(
         self,
         game_id: str,
@@ -297,6 +302,11 @@ class MemoryGameStore:
     async def streak(self, game_id: str, player_id: str) -> bytes | None:
         game = self._games.get(game_id)
         return None if game is None else game.streaks.get(player_id)
+
+    async def state_and_streak(
+        self, game_id: str, player_id: str
+    ) -> tuple[GameState | None, bytes | None]:
+        return await self.state(game_id), await self.streak(game_id, player_id)
 
     async def add_players(
         self,
@@ -801,6 +811,16 @@ class RedisGameStore:
 
     async def streak(self, game_id: str, player_id: str) -> bytes | None:
         return cast(bytes | None, await self._client.hget(self._key(game_id, "streaks"), player_id))
+
+    async def state_and_streak(
+        self, game_id: str, player_id: str
+    ) -> tuple[GameState | None, bytes | None]:
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self._key(game_id, "state"))
+            pipe.hget(self._key(game_id, "streaks"), player_id)
+            raw, streak = await pipe.execute()
+        state = _state({key.decode(): value for key, value in raw.items()})
+        return state, cast(bytes | None, streak)
 
     async def add_players(
         self,
