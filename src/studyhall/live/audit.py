@@ -13,12 +13,48 @@ import asyncio
 import contextlib
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
+import msgspec
+from sqlalchemy import text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from studyhall.live.models import LiveAnswer
 
 BATCH_ROWS = 500
+"""Rows per SQLite statement (PostgreSQL takes a batch as one set of arrays)."""
+
+_SQLITE_INSERT = sqlite.insert(LiveAnswer).on_conflict_do_nothing(
+    index_elements=[LiveAnswer.player_id, LiveAnswer.question_index]
+)
+# One statement text whatever the batch size, so PostgreSQL and asyncpg prepare it once
+# (a VALUES list per size meant a new parse and prepare for most batches).
+_COLUMNS = (
+    ("game_id", "uuid"),
+    ("player_id", "uuid"),
+    ("question_index", "integer"),
+    ("question_id", "text"),
+    ("response", "json"),
+    ("client_answered_at", "text"),
+    ("received_at", "timestamptz"),
+    ("response_ms", "integer"),
+    ("correct", "boolean"),
+    ("points", "integer"),
+    ("streak", "integer"),
+)
+_POSTGRES_INSERT = text(
+    f"""
+    INSERT INTO live_answers ({", ".join(name for name, _ in _COLUMNS)})
+    SELECT * FROM unnest({", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _COLUMNS)})
+    ON CONFLICT (player_id, question_index) DO NOTHING
+    """
+)
+_json = msgspec.json.Encoder()
+
+
+def _as_arrays(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    arrays: dict[str, list[Any]] = {name: [row[name] for row in rows] for name, _ in _COLUMNS}
+    arrays["response"] = [_json.encode(response).decode() for response in arrays["response"]]
+    return arrays
 
 
 class AnswerAudit:
@@ -53,15 +89,14 @@ class AnswerAudit:
                 self._idle.set()
 
     async def _write(self, batch: list[tuple[dict[str, Any], asyncio.Future[None]]]) -> None:
-        insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
-        statement = insert(LiveAnswer).on_conflict_do_nothing(
-            index_elements=[LiveAnswer.player_id, LiveAnswer.question_index]
-        )
+        rows = [row for row, _ in batch]
         try:
             async with self._engine.begin() as connection:
-                for start in range(0, len(batch), BATCH_ROWS):
-                    rows = [row for row, _ in batch[start : start + BATCH_ROWS]]
-                    await connection.execute(statement, rows)
+                if connection.dialect.name == "postgresql":
+                    await connection.execute(_POSTGRES_INSERT, _as_arrays(rows))
+                else:
+                    for start in range(0, len(rows), BATCH_ROWS):
+                        await connection.execute(_SQLITE_INSERT, rows[start : start + BATCH_ROWS])
         except Exception as exc:
             for _, done in batch:
                 if not done.done():
