@@ -21,6 +21,8 @@ from redis.asyncio.connection import (
     Connection,
     parse_url,
 )
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -99,6 +101,8 @@ POOL_WAIT_SECONDS = 5.0
 """How long a caller waits for a free pooled connection."""
 MAX_READ_BATCH = 256
 """Keys per coalesced MGET."""
+BROKEN_CONNECTION_RETRIES = 1
+"""A command whose connection broke is sent again this many times (see ``redis_client``)."""
 POOL_CONNECTIONS = 100
 """Connections per pool and process (redis-py's own default bound, which it enforces by
 failing the command; here a burst waits for a connection instead)."""
@@ -171,10 +175,12 @@ def redis_client(url: str, *, max_connections: int = POOL_CONNECTIONS) -> Redis:
     """The shared Redis client; it connects on first use, so the process starts (and serves
     what it can) while Redis is down, and reconnects once Redis is back.
 
-    Timeouts are short and a failed command is not retried, because every caller is on a
-    request path: a stuck or missing Redis must turn into a quick error, not a hung
-    request. (A pooled connection that Redis dropped on a restart is noticed and
-    reopened when it is taken from the pool.)
+    Timeouts are short and a timed-out command is not retried, because every caller is on
+    a request path: a stuck or missing Redis must turn into a quick error, not a hung
+    request. A command whose connection broke is sent once more on a fresh connection:
+    after a Redis restart, a pooled connection can pass the pool's check (its closing not
+    yet seen) and break only when used, and the restarted Redis never saw that command.
+    While Redis is down, that second try meets the open breaker and fails at once.
 
     The pool holds at most ``max_connections``; a burst of more concurrent commands waits
     (up to ``POOL_WAIT_SECONDS``) for a free connection. redis-py's plain pool fails them
@@ -190,6 +196,9 @@ def redis_client(url: str, *, max_connections: int = POOL_CONNECTIONS) -> Redis:
         socket_connect_timeout=2.0,
         socket_timeout=2.0,
         health_check_interval=30,
+        retry=Retry(
+            NoBackoff(), BROKEN_CONNECTION_RETRIES, supported_errors=(RedisConnectionError,)
+        ),
     )
     return Redis.from_pool(pool)
 

@@ -13,6 +13,9 @@ from typing import Protocol, Self, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub as RedisClientPubSub
+from redis.asyncio.connection import BlockingConnectionPool
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 Message = tuple[str, bytes]
 """``(channel, payload)`` as a subscriber receives it."""
@@ -131,6 +134,22 @@ class MemoryPubSub:
 _SUBSCRIBE_TIMEOUT_SECONDS = 5.0
 
 
+def _subscriber_client(client: Redis) -> Redis:
+    """A client for subscriptions: ``client``'s server, settings and breaker, but a pool
+    of its own whose broken connections are never sent again. A subscription whose
+    connection broke must end, so its reader resubscribes and catches up on its own
+    terms, rather than be reconnected under it (``client`` retries a broken command
+    once, see ``hotstore.redis_client``)."""
+    pool = client.connection_pool
+    options = {**pool.connection_kwargs, "retry": Retry(NoBackoff(), 0)}
+    if isinstance(pool, BlockingConnectionPool):
+        options["timeout"] = pool.timeout
+    own = type(pool)(
+        connection_class=pool.connection_class, max_connections=pool.max_connections, **options
+    )
+    return Redis.from_pool(own)
+
+
 class _RedisSubscription:
     """One Redis connection in subscribe mode, opened on enter and closed on exit."""
 
@@ -140,7 +159,7 @@ class _RedisSubscription:
         self._pubsub: RedisClientPubSub | None = None
 
     async def __aenter__(self) -> Self:
-        pubsub = self._pubsub = self._hub._client.pubsub()
+        pubsub = self._pubsub = self._hub._subscriber.pubsub()
         self._hub._open.add(self)
         try:
             await pubsub.subscribe(*(self._hub._prefix + channel for channel in self._channels))
@@ -195,6 +214,7 @@ class RedisPubSub:
 
     def __init__(self, client: Redis, prefix: str) -> None:
         self._client = client
+        self._subscriber = _subscriber_client(client)
         self._prefix = prefix
         self._prefix_length = len(prefix.encode())
         self._open: set[_RedisSubscription] = set()
@@ -208,3 +228,4 @@ class RedisPubSub:
     async def close(self) -> None:
         for subscription in list(self._open):
             await subscription.close()
+        await self._subscriber.aclose()
