@@ -21,7 +21,6 @@ import uuid
 import weakref
 
 import msgspec
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -149,7 +148,7 @@ async def _put(
                 Board(exam_id),
                 *(Board(exam_id, cohort_id) for cohort_id in cohorts.get(standing.user_id, ())),
             ]
-            await _apply_once_more_if_closed(index, boards, standing)
+            await index.apply(boards, standing)
         users: dict[uuid.UUID, set[uuid.UUID]] = {}
         for exam_id, standing in updates:
             users.setdefault(exam_id, set()).add(standing.user_id)
@@ -157,18 +156,6 @@ async def _put(
             await announce(platform, exam_id, next(iter(changed)) if len(changed) == 1 else None)
     except Exception:  # the board's next refresh, or the student's next read, repairs it
         logger.warning("could not update the leaderboards after a commit", exc_info=True)
-
-
-async def _apply_once_more_if_closed(
-    index: LeaderboardIndex, boards: list[Board], standing: Standing
-) -> None:
-    """After Redis restarted, each pooled connection fails once ("closed by server") and
-    is replaced; applying a standing twice is harmless (it carries its version), so one
-    more try keeps that blip from dropping an update until the board's next refresh."""
-    try:
-        await index.apply(boards, standing)
-    except RedisConnectionError:
-        await index.apply(boards, standing)
 
 
 async def announce(platform: Platform, exam_id: uuid.UUID, user_id: uuid.UUID | None) -> None:
