@@ -18,11 +18,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import httpx
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Request, expect
 
 from studyhall.app import create_app
 from studyhall.config import load_settings
@@ -205,10 +206,20 @@ def _exam(served: Served, titles: tuple[str, ...], *, bank: str = "", **rules: A
 @pytest.fixture
 def exam_context(browser: Browser, served: Served) -> Iterator[BrowserContext]:
     context = browser.new_context(base_url=served.url)
+    in_flight: set[Request] = set()
+    _IN_FLIGHT[context] = in_flight
+    context.on("request", lambda request: in_flight.add(request))
+    context.on("requestfinished", lambda request: in_flight.discard(request))
+    context.on("requestfailed", lambda request: in_flight.discard(request))
     try:
         yield context
     finally:
         context.close()
+
+
+_IN_FLIGHT: WeakKeyDictionary[BrowserContext, set[Request]] = WeakKeyDictionary()
+"""Each exam context's requests still on their way (see ``_advance``)."""
+SETTLE_SECONDS = 10.0  # a safety net against a hung request, never a measure of speed
 
 
 @pytest.fixture
@@ -244,7 +255,13 @@ def _seconds_shown(page: Page) -> int:
 
 
 def _advance(page: Page, served: Served, seconds: float) -> None:
-    """Time passes for the server and the browser alike."""
+    """Time passes for the server and the browser alike, but never during a round trip:
+    a clock sync in flight would be answered with the server's new time and anchored at
+    the middle of a trip the jump made minutes long (a real clock cannot jump like that)."""
+    in_flight = _IN_FLIGHT[page.context]
+    gives_up = time.monotonic() + SETTLE_SECONDS
+    while in_flight and time.monotonic() < gives_up:
+        page.wait_for_timeout(20)  # Playwright's own time, not the page's installed clock
     served.clock.advance(seconds)
     page.clock.fast_forward(int(seconds * 1000))
 
