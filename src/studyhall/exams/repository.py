@@ -46,7 +46,7 @@ from studyhall.exams.models import (
     SessionAnswer,
 )
 from studyhall.identity.models import User
-from studyhall.platform.db import Binder, column_binders
+from studyhall.platform.db import Binder, column_binders, json_text
 from studyhall.platform.ids import parse_id
 
 OPEN_STATUSES = ("ACTIVE", "PAUSED")
@@ -273,7 +273,7 @@ async def _postgres_journal(connection: AsyncConnection, rows: list[JournalRow])
             "question_ids": columns[1],
             "keys": columns[2],
             "hashes": columns[3],
-            "responses": [_json.encode(response).decode() for response in columns[4]],
+            "responses": [json_text(response) for response in columns[4]],
             "client_ts": columns[5],
             "received_at": columns[6],
             "client_ips": columns[7],
@@ -294,7 +294,6 @@ async def _postgres_journal(connection: AsyncConnection, rows: list[JournalRow])
     return stored
 
 
-_json = msgspec.json.Encoder()
 _SQLITE_ROW = "(" + ", ".join(["?"] * (len(JournalRow._fields) + 1)) + ")"
 
 

@@ -13,12 +13,12 @@ import asyncio
 import contextlib
 from typing import Any
 
-import msgspec
 from sqlalchemy import text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from studyhall.live.models import LiveAnswer
+from studyhall.platform.db import json_text
 
 BATCH_ROWS = 500
 """Rows per SQLite statement (PostgreSQL takes a batch as one set of arrays)."""
@@ -48,12 +48,11 @@ _POSTGRES_INSERT = text(
     ON CONFLICT (player_id, question_index) DO NOTHING
     """
 )
-_json = msgspec.json.Encoder()
 
 
 def _as_arrays(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
     arrays: dict[str, list[Any]] = {name: [row[name] for row in rows] for name, _ in _COLUMNS}
-    arrays["response"] = [_json.encode(response).decode() for response in arrays["response"]]
+    arrays["response"] = [json_text(response) for response in arrays["response"]]
     return arrays
 
 

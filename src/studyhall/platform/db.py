@@ -82,13 +82,18 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _json_text(value: Any) -> str:
-    return msgspec.json.encode(value).decode()
+def json_text(value: Any) -> str:
+    """JSON as the engines store it; also for hand-written batch statements (arrays of
+    ``json`` on PostgreSQL)."""
+    return _json_encoder.encode(value).decode()
+
+
+_json_encoder = msgspec.json.Encoder()
 
 
 # JSON columns (a session's questions, each saved answer) are read on every submit;
 # msgspec decodes them several times faster than the standard library.
-_JSON = {"json_serializer": _json_text, "json_deserializer": msgspec.json.decode}
+_JSON = {"json_serializer": json_text, "json_deserializer": msgspec.json.decode}
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
