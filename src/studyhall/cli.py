@@ -22,6 +22,7 @@ from studyhall.platform.errors import DomainError
 from studyhall.platform.logging import configure_logging
 from studyhall.platform.migrate import upgrade
 from studyhall.platform.runtime import Platform
+from studyhall.platform.websockets import SERVER_OPTIONS
 from studyhall.questions.schemas import ImportFormat, ImportReportOut
 
 T = TypeVar("T")
@@ -126,7 +127,7 @@ def serve(host: str | None, port: int | None, workers: int, demo: bool) -> None:
         workers=workers,
         loop="uvloop",
         http="httptools",
-        ws_per_message_deflate=False,
+        **SERVER_OPTIONS,
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
-import uvicorn
 
 from studyhall.app import create_app
 from studyhall.config import Settings
@@ -26,6 +25,7 @@ from tests.live.helpers import (
     host,
     join,
     make_game,
+    on_port,
     open_socket,
     player_url,
 )
@@ -38,18 +38,8 @@ async def second_node(
     settings: Settings, clock: FakeClock
 ) -> AsyncIterator[tuple[ObservedApp, str]]:
     node = create_app(settings, clock=clock)
-    async with serving(node):
-        server = uvicorn.Server(
-            uvicorn.Config(node, host="127.0.0.1", port=0, lifespan="off", log_level="warning")
-        )
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.01)
-        try:
-            yield node, f"127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-        finally:
-            server.should_exit = True
-            await task
+    async with serving(node), on_port(node) as address:
+        yield node, address
 
 
 async def _until(check: Callable[[], Awaitable[bool]]) -> None:

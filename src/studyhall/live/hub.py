@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ from studyhall.live import protocol
 from studyhall.live.engine import GameDef, LiveEngine, channel
 from studyhall.platform.metrics import LIVE_EVENTS_DROPPED, LIVE_FANOUT
 from studyhall.platform.pubsub import Subscription
+from studyhall.platform.websockets import FrameWriter, text_frame
 
 logger = logging.getLogger("studyhall.live")
 LISTENER_QUEUE = 512
@@ -52,7 +54,12 @@ class Listener:
     """One connection's outbox. ``after``: events up to this id were already given to it
     (by a replay or a snapshot), so live copies of them are skipped. ``latest``: the
     highest event id given to it; a reply to the connection (an answer's acknowledgement,
-    an error) carries that id, so the ids a client sees never go back."""
+    an error) carries that id, so the ids a client sees never go back.
+
+    Frames wait in ``queue`` for the connection's writer (``deliver``), unless the socket
+    can take them at once (``platform.websockets``): a frame is written on the spot when
+    nothing is queued or being sent before it, so order holds and a fan-out costs no
+    task wake-up per socket."""
 
     def __init__(self, player_id: str | None) -> None:
         self.player_id = player_id
@@ -62,13 +69,38 @@ class Listener:
         self.last_you: tuple[int | None, int] | None = None
         self.close_code = WS_POLICY_VIOLATION
         """How the connection closes after ``CLOSE``."""
+        self._write_now: FrameWriter | None = None
+        self._sending = False
 
-    def put(self, frame: bytes, event_id: int) -> None:
+    def put(self, frame: bytes, event_id: int, wire: bytes | None = None) -> None:
+        """Give the connection ``frame``; ``wire``: the frame already framed, when shared."""
+        self.latest = max(self.latest, event_id)
+        if (
+            self._write_now is not None
+            and frame != CLOSE
+            and not self._sending
+            and self.queue.empty()
+            and self._write_now(wire or text_frame(frame))
+        ):
+            return
         if self.queue.full():
             self.queue.get_nowait()
             LIVE_EVENTS_DROPPED.inc()
-        self.latest = max(self.latest, event_id)
         self.queue.put_nowait(frame)
+
+    async def deliver(
+        self, send: Callable[[bytes], Awaitable[None]], writer: FrameWriter | None
+    ) -> None:
+        """Send what is queued, in order, until ``CLOSE``. ``writer``: the socket's own,
+        used for frames put from now on while nothing waits before them."""
+        self._write_now = writer
+        try:
+            while (frame := await self.queue.get()) != CLOSE:
+                self._sending = True
+                await send(frame)
+                self._sending = False
+        finally:
+            self._write_now = None
 
     def reply(self, kind: str, payload: dict[str, Any]) -> None:
         self.put(protocol.encode(kind, self.latest, payload), self.latest)
@@ -111,6 +143,13 @@ class Personalizer:
             answers = await self._engine.store.answers(self._game.game_id, payload["index"])
             self._answers[event_id] = (payload["questionId"], answers)
         return self._answers[event_id]
+
+    def same_for_everyone(self, kind: str) -> bool:
+        """Whether every connection gets a ``kind`` event's frame as it is."""
+        personal = kind in protocol.PERSONAL_YOU or kind in protocol.HOST_ONLY
+        return not personal and not (
+            kind == protocol.QUESTION_REVEALED and not self._game.immediate_results
+        )
 
     async def frames(
         self, frame: bytes, listener: Listener, *, top_changed: bool = True
@@ -155,6 +194,9 @@ class Personalizer:
 class _Room:
     game: GameDef
     listeners: set[Listener] = field(default_factory=set)
+    hosts: set[Listener] = field(default_factory=set)
+    """The listeners without a player: host-only events (one per join) go to these
+    alone, so a filling lobby costs no scan of every player per join."""
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     last_top: bytes = b""
@@ -178,6 +220,8 @@ class Hub:
             room = self._rooms[game.game_id] = _Room(game)
             room.task = asyncio.create_task(self._pump(room), name=f"live-room-{game.game_id}")
         room.listeners.add(listener)
+        if listener.player_id is None:
+            room.hosts.add(listener)
         ready = asyncio.create_task(room.ready.wait())
         assert room.task is not None
         await asyncio.wait({ready, room.task}, return_when=asyncio.FIRST_COMPLETED)
@@ -191,6 +235,7 @@ class Hub:
         if room is None:
             return
         room.listeners.discard(listener)
+        room.hosts.discard(listener)
         if not room.listeners:
             del self._rooms[game_id]
             if room.task is not None:
@@ -256,6 +301,21 @@ class Hub:
     async def _fan_out_now(self, room: _Room, frame: bytes) -> None:
         started = time.perf_counter()
         kind, event_id = protocol.header(frame)
+        personalizer = Personalizer(self._engine, room.game)
+        wire = text_frame(frame)  # framed once for every socket that takes it as it is
+        if kind != protocol.PLAYER_KICKED and personalizer.same_for_everyone(kind):
+            for listener in list(room.listeners):
+                if event_id > listener.after:
+                    listener.put(frame, event_id, wire)
+        else:
+            await self._fan_out_in_parts(room, frame, personalizer, wire)
+        LIVE_FANOUT.labels(kind).observe(time.perf_counter() - started)
+
+    async def _fan_out_in_parts(
+        self, room: _Room, frame: bytes, personalizer: Personalizer, wire: bytes
+    ) -> None:
+        """An event whose frame differs per connection, or goes to some of them only."""
+        kind, event_id = protocol.header(frame)
         top_changed = True
         if kind == protocol.LEADERBOARD_CHANGED:
             top = frame[frame.index(b'"payload":') :]
@@ -263,17 +323,15 @@ class Hub:
         kicked = None
         if kind == protocol.PLAYER_KICKED:
             kicked = msgspec.json.decode(frame)["payload"]["participantId"]
-        personalizer = Personalizer(self._engine, room.game)
-        host_only = kind in protocol.HOST_ONLY
-        for listener in list(room.listeners):
-            if event_id <= listener.after or (host_only and listener.player_id is not None):
+        targets = room.hosts if kind in protocol.HOST_ONLY else room.listeners
+        for listener in list(targets):
+            if event_id <= listener.after:
                 continue
             if kicked is not None and listener.player_id == kicked:
                 listener.kick(event_id)
                 continue
             for personal in await personalizer.frames(frame, listener, top_changed=top_changed):
-                listener.put(personal, event_id)
-        LIVE_FANOUT.observe(time.perf_counter() - started)
+                listener.put(personal, event_id, wire if personal is frame else None)
 
     async def close(self) -> None:
         rooms, self._rooms = list(self._rooms.values()), {}

@@ -22,7 +22,7 @@ from studyhall.identity.dependencies import bearer_token
 from studyhall.live import connections, images, operations, protocol, service
 from studyhall.live.connections import LiveRuntime
 from studyhall.live.engine import GameDef
-from studyhall.live.hub import CLOSE, WS_POLICY_VIOLATION
+from studyhall.live.hub import WS_POLICY_VIOLATION
 from studyhall.live.schemas import (
     AnswerAckOut,
     AnswerIn,
@@ -50,6 +50,7 @@ from studyhall.platform.http import (
     client_ip,
 )
 from studyhall.platform.metrics import WEBSOCKET_CONNECTIONS
+from studyhall.platform.websockets import frame_writer
 from studyhall.questions.files import stream_download
 
 JoinCode = Annotated[str, Parameter(min_length=1, max_length=12)]
@@ -349,15 +350,14 @@ async def live_socket(
         await socket.close(_close_code(refusal))
         return
 
+    async def send(frame: bytes) -> None:
+        await socket.send_text(frame.decode())
+
     async def write() -> None:
         for frame in initial:
-            await socket.send_text(frame.decode())
-        while True:
-            frame = await listener.queue.get()
-            if frame == CLOSE:  # kicked, or the game's events were lost
-                await socket.close(listener.close_code)
-                return
-            await socket.send_text(frame.decode())
+            await send(frame)
+        await listener.deliver(send, frame_writer(socket.scope))
+        await socket.close(listener.close_code)  # kicked, or the game's events were lost
 
     writer = asyncio.create_task(write())
     WEBSOCKET_CONNECTIONS.inc()

@@ -56,8 +56,10 @@ LIVE_SUBMISSION_LATENCY = Histogram(
 )
 LIVE_FANOUT = Histogram(
     "studyhall_live_fanout_duration_seconds",
-    "Time to queue one live game event on every local connection of this process",
-    buckets=(0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
+    "Time to give one live game event to every local connection of this process "
+    "(written to the socket, or queued behind what it is still sending)",
+    ["kind"],
+    buckets=(0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
 )
 LIVE_EVENTS_DROPPED = Counter(
     "studyhall_live_events_dropped_total",

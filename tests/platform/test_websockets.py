@@ -1,0 +1,98 @@
+"""Frames written straight to the socket (``studyhall.frame_writer``) under real uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import uvicorn
+from websockets.asyncio.client import connect
+
+from studyhall.platform.websockets import SERVER_OPTIONS, frame_writer, text_frame
+
+WAIT_SECONDS = 15.0
+BIG = 256 * 1024
+
+
+def _message(number: int, size: int = 0) -> bytes:
+    return json.dumps({"n": number, "pad": "x" * size}).encode()
+
+
+@contextlib.asynccontextmanager
+async def _serving(app: Any) -> AsyncIterator[str]:
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=0, lifespan="off", log_level="warning", **SERVER_OPTIONS
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        yield f"ws://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}/"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_direct_frames_and_awaited_sends_arrive_in_the_order_written() -> None:
+    after_close: list[bool] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        write = frame_writer(scope)
+        assert write is not None
+        assert write(text_frame(_message(1)))
+        await send({"type": "websocket.send", "text": _message(2).decode()})
+        assert write(text_frame(_message(3)))
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+        after_close.append(write(text_frame(_message(4))))
+
+    async with _serving(app) as url, connect(url) as socket:
+        async with asyncio.timeout(WAIT_SECONDS):
+            got = [json.loads(await socket.recv())["n"] for _ in range(3)]
+        assert got == [1, 2, 3]
+        assert socket.response is not None
+        assert "sec-websocket-extensions" not in socket.response.headers, "no per-socket deflate"
+    async with asyncio.timeout(WAIT_SECONDS):
+        while not after_close:
+            await asyncio.sleep(0.01)
+    assert after_close == [False], "a closed connection takes no more frames"
+
+
+async def test_a_peer_that_stops_reading_gets_the_rest_through_the_awaited_send() -> None:
+    """Once the write buffer is full, the writer refuses, so a slow reader never makes
+    the server buffer without bound; the awaited send then waits for the reader."""
+    refused_after: list[int] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        write = frame_writer(scope)
+        assert write is not None
+        written = 0
+        while write(text_frame(_message(written, BIG))):
+            written += 1
+            assert written < 1000, "the writer never refused a peer that does not read"
+        refused_after.append(written)
+        await send({"type": "websocket.send", "text": _message(written, BIG).decode()})
+        assert write(text_frame(_message(written + 1))), "drained: writes at once again"
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+
+    async with _serving(app) as url, connect(url, max_size=None) as socket:
+        async with asyncio.timeout(WAIT_SECONDS):
+            while not refused_after:
+                await asyncio.sleep(0.01)
+            got = [json.loads(await socket.recv())["n"] for _ in range(refused_after[0] + 2)]
+    assert got == list(range(refused_after[0] + 2))
+
+
+def test_other_servers_offer_no_writer() -> None:
+    assert frame_writer({"type": "websocket", "extensions": {}}) is None
+    assert frame_writer({"type": "websocket"}) is None
