@@ -20,12 +20,14 @@ one step (``add_players``), however many players it holds.
 from __future__ import annotations
 
 import heapq
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, cast
 
 import msgspec
 from redis.asyncio import Redis
+from sortedcontainers import SortedList
 
 SubmitOutcome = Literal["accepted", "duplicate", "closed", "unknown_player"]
 LOG_TTL_SECONDS = 24 * 3600.0
@@ -271,13 +273,53 @@ def fresh_state() -> dict[str, Any]:
 # --- in-process -------------------------------------------------------------------------------
 
 
+class Ranking:
+    """One game's scores, also kept in Redis's sorted-set order (score, then player id),
+    so the top and a player's rank cost a logarithmic step, not a pass over every player
+    (each connect reads both: a scan would make a filling lobby quadratic)."""
+
+    __slots__ = ("_by_player", "_ordered")
+
+    def __init__(self, scores: dict[str, float] | None = None) -> None:
+        self._by_player: dict[str, float] = {}
+        self._ordered: SortedList[tuple[float, str]] = SortedList()
+        for player_id, score in (scores or {}).items():
+            self.set(player_id, score)
+
+    def get(self, player_id: str) -> float | None:
+        return self._by_player.get(player_id)
+
+    def set(self, player_id: str, score: float) -> None:
+        self.remove(player_id)
+        self._by_player[player_id] = score
+        self._ordered.add((score, player_id))
+
+    def add(self, player_id: str, points: int) -> None:
+        self.set(player_id, self._by_player[player_id] + points)
+
+    def remove(self, player_id: str) -> None:
+        old = self._by_player.pop(player_id, None)
+        if old is not None:
+            self._ordered.remove((old, player_id))
+
+    def highest(self, count: int | None = None) -> list[tuple[str, float]]:
+        """``(player, score)`` from the highest, as Redis's ``ZREVRANGE`` gives them."""
+        first = 0 if count is None else max(len(self._ordered) - count, 0)
+        return [(player, score) for score, player in reversed(self._ordered[first:])]
+
+    def above(self, score: float) -> int:
+        """How many players score more than ``score``."""
+        higher: int = self._ordered.bisect_left((math.nextafter(score, math.inf), ""))
+        return len(self._ordered) - higher
+
+
 class _MemoryGame:
     __slots__ = ("answers", "kicked", "log", "names", "pending", "scores", "state", "streaks")
 
     def __init__(self) -> None:
         self.state: dict[str, Any] = fresh_state()
         self.names: dict[str, str] = {}
-        self.scores: dict[str, float] = {}
+        self.scores = Ranking()
         self.streaks: dict[str, bytes] = {}
         self.answers: dict[int, dict[str, bytes]] = {}
         self.pending: dict[int, dict[str, int]] = {}
@@ -331,7 +373,7 @@ class MemoryGameStore:
                 event_ids.append(GAME_FULL)
             else:
                 game.names[player_id] = name
-                game.scores[player_id] = 0.0
+                game.scores.set(player_id, 0.0)
                 state["players"] += 1
                 state["seq"] += 1
                 event_ids.append(state["seq"])
@@ -349,7 +391,7 @@ class MemoryGameStore:
             return
         for player_id in players:
             if game.names.pop(player_id, None) is not None:
-                game.scores.pop(player_id, None)
+                game.scores.remove(player_id)
                 game.state["players"] -= 1
 
     async def transition(
@@ -370,7 +412,7 @@ class MemoryGameStore:
         if apply_pending is not None:
             for player_id, points in game.pending.pop(apply_pending, {}).items():
                 if player_id in game.names:  # not kicked meanwhile
-                    game.scores[player_id] += points
+                    game.scores.add(player_id, points)
             state["dirty"] = 1
         state.update(fields)
         state["seq"] += 1
@@ -397,7 +439,7 @@ class MemoryGameStore:
         answers = game.answers.setdefault(qi, {})
 
         def outcome(kind: SubmitOutcome, stored: bytes | None) -> Submitted:
-            score = int(game.scores.get(player_id, 0))
+            score = int(game.scores.get(player_id) or 0)
             return Submitted(kind, stored, state["answered"], state["players"], score, state["seq"])
 
         if player_id in answers:
@@ -413,7 +455,7 @@ class MemoryGameStore:
             return outcome("unknown_player", None)
         answers[player_id] = record
         if immediate:
-            game.scores[player_id] += points
+            game.scores.add(player_id, points)
             state["dirty"] = 1
         else:
             game.pending.setdefault(qi, {})[player_id] = points
@@ -433,7 +475,7 @@ class MemoryGameStore:
         if game.names.pop(player_id, None) is None:
             return None
         game.kicked.add(player_id)
-        game.scores.pop(player_id, None)
+        game.scores.remove(player_id)
         game.streaks.pop(player_id, None)
         if state["status"] == "question" and player_id in game.answers.get(state["qi"], {}):
             state["answered"] -= 1
@@ -483,21 +525,20 @@ class MemoryGameStore:
         game = self._games.get(game_id)
         if game is None:
             return []
-        # Redis's order: score descending, equal scores by member descending.
-        return sorted(game.scores.items(), key=lambda item: (item[1], item[0]), reverse=True)
+        return game.scores.highest()
 
     async def top(self, game_id: str, count: int) -> list[tuple[str, float]]:
         game = self._games.get(game_id)
         if game is None:
             return []
-        return heapq.nlargest(count, game.scores.items(), key=lambda item: (item[1], item[0]))
+        return game.scores.highest(count)
 
     async def standing(self, game_id: str, player_id: str) -> tuple[int, int] | None:
         game = self._games.get(game_id)
         score = None if game is None else game.scores.get(player_id)
         if game is None or score is None:
             return None
-        return 1 + sum(1 for other in game.scores.values() if other > score), int(score)
+        return 1 + game.scores.above(score), int(score)
 
     async def names(self, game_id: str, players: list[str]) -> dict[str, str]:
         game = self._games.get(game_id)
@@ -543,7 +584,7 @@ class MemoryGameStore:
         game = self._games[game_id] = _MemoryGame()
         game.state.update(image.state)
         game.names = dict(image.names)
-        game.scores = {player: float(score) for player, score in image.scores.items()}
+        game.scores = Ranking({player: float(score) for player, score in image.scores.items()})
         game.streaks = {player: streak.encode() for player, streak in image.streaks.items()}
         qi = int(image.state["qi"])
         game.answers[qi] = dict(image.answers)
