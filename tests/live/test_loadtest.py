@@ -37,6 +37,8 @@ async def test_the_load_test_plays_a_whole_game_and_measures_it(
     assert len(report.fanout.values) == PLAYERS * QUESTIONS
     assert len(report.fanout_last.values) == QUESTIONS
     assert len(report.leaderboard.values) >= PLAYERS, "the first board reaches everyone"
+    assert report.server_fanout is not None, "the server's own share, read from /metrics"
+    assert 0 < report.server_fanout < max(report.fanout_last.values), "within the client's"
     async with platform.sessions() as session:
         game_id = await session.scalar(
             select(LiveGame.id)

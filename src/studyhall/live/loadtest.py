@@ -8,6 +8,10 @@ own host then opens each question with ``next``; every player answers at a rando
 moment within ``answer_window`` seconds, and the question closes when the last answer
 lands. Measured, with the client's monotonic clock:
 
+Every receipt is stamped when its bytes reach this client's connection
+(``data_received``), before the client parses or handles them, so a frame's time does
+not include the handling of the frames read before it.
+
 - join: the join request's latency;
 - ack: from sending ``answer_submission`` to its ``answer_received``/``answer_result``;
 - fan-out: from the server's ``startTime`` of a question to each player's receipt of
@@ -18,7 +22,9 @@ lands. Measured, with the client's monotonic clock:
   ``leaderboard_changed`` that follows.
 
 All players are sockets of this one asyncio process; the figures include this client's
-own cost of reading thousands of frames on one core.
+own cost of reading thousands of frames on one core. The server's own share of a
+question's fan-out is read from its ``/metrics`` (the mean time its hub took to give
+``new_question`` to every local socket), when that endpoint answers.
 """
 
 from __future__ import annotations
@@ -32,15 +38,21 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import msgspec
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 
 SETTLE_SECONDS = 1.0
 """After the last reveal, how long a question's leaderboard frames are waited for."""
 CONNECT_CONCURRENCY = 100
+JOIN_CONCURRENCY = 100
+JOIN_POOLS = 10
+"""httpx clients the joins are spread over, ``JOIN_CONCURRENCY / JOIN_POOLS`` connections
+each. A pool's bookkeeping per request grows with its connections times its waiting
+requests: one pool of 100 took most of this client's core at 5,000 players."""
 PHASE_TIMEOUT = 120.0
 
 _decode = msgspec.json.Decoder()
@@ -106,6 +118,8 @@ class LoadReport:
     leaderboard: Series = field(default_factory=Series)
     leaderboard_last: Series = field(default_factory=Series)
     """Per question: the last player's receipt of the leaderboard after the close."""
+    server_fanout: float | None = None
+    """The server's mean time to give ``new_question`` to every local socket."""
     errors: Counter[str] = field(default_factory=Counter)
     join_seconds: float = 0.0
     """From the first join's scheduled time to the last join's answer."""
@@ -126,6 +140,12 @@ class LoadReport:
             self.fanout_last.line("  last"),
             self.leaderboard.line("leaderboard"),
             self.leaderboard_last.line("  last"),
+            "server fan-out of new_question: "
+            + (
+                "no /metrics"
+                if self.server_fanout is None
+                else f"{self.server_fanout * 1000:.1f} ms (mean, from /metrics)"
+            ),
             "errors: " + (", ".join(f"{k} {v}" for k, v in sorted(self.errors.items())) or "none"),
         ]
 
@@ -139,6 +159,16 @@ class _Question:
     """``startTime`` on the server's clock, in seconds."""
 
 
+class StampedConnection(ClientConnection):
+    """A client connection that notes when bytes last reached it."""
+
+    arrived = 0.0
+
+    def data_received(self, data: bytes) -> None:
+        self.arrived = time.perf_counter()
+        super().data_received(data)
+
+
 class _Player:
     """One bot: joins, connects, answers every question, records what it saw."""
 
@@ -149,7 +179,7 @@ class _Player:
         self.participant_id = ""
         self.token = ""
         self.joined_at = 0.0
-        self.socket: ClientConnection | None = None
+        self.socket: StampedConnection | None = None
         self.snapshot = asyncio.Event()
         self.sent: dict[str, float] = {}
         self.acked: set[str] = set()
@@ -158,17 +188,20 @@ class _Player:
         self.ended = asyncio.Event()
         self.heartbeats: asyncio.Queue[tuple[float, float]] = asyncio.Queue()
 
-    async def join(self, http: httpx.AsyncClient, due: float) -> None:
+    async def join(self, http: httpx.AsyncClient, due: float, limit: asyncio.Semaphore) -> None:
+        """``limit``: requests in flight, at most the client's connections; more would wait
+        in httpx's pool, whose bookkeeping grows with the wait and starves this client."""
         delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
         ip = f"10.{self.number >> 16 & 255}.{self.number >> 8 & 255}.{self.number & 255}"
         try:
-            response = await http.post(
-                f"/api/v1/quizzes/{self.run.code}/join",
-                json={"participantName": self.name},
-                headers={"X-Forwarded-For": ip},
-            )
+            async with limit:
+                response = await http.post(
+                    f"/api/v1/quizzes/{self.run.code}/join",
+                    json={"participantName": self.name},
+                    headers={"X-Forwarded-For": ip},
+                )
         except httpx.HTTPError as exc:  # a server too slow to answer: counted, not fatal
             self.run.report.errors[f"join {type(exc).__name__}"] += 1
             return
@@ -188,9 +221,13 @@ class _Player:
                 f"&resumeToken={self.token}"
             )
             try:
-                self.socket = await connect(
-                    f"{self.run.ws_base}/ws?{query}", open_timeout=60, max_queue=None
+                opened = await connect(
+                    f"{self.run.ws_base}/ws?{query}",
+                    open_timeout=60,
+                    max_queue=None,
+                    create_connection=StampedConnection,
                 )
+                self.socket = cast(StampedConnection, opened)
             except (OSError, TimeoutError) as exc:
                 self.run.report.errors[f"connect {type(exc).__name__}"] += 1
                 return
@@ -202,7 +239,7 @@ class _Player:
         assert self.socket is not None
         try:
             async for raw in self.socket:
-                self.on_message(time.perf_counter(), _decode.decode(raw))
+                self.on_message(self.socket.arrived, _decode.decode(raw))
         except Exception as exc:  # a dropped connection ends this player's run
             self.run.report.errors[f"socket {type(exc).__name__}"] += 1
 
@@ -381,8 +418,16 @@ async def run(config: LoadConfig) -> LoadReport:
     raise_fd_limit()
     report = LoadReport(config.players, config.questions)
     state = _Run(config, report)
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
-    async with httpx.AsyncClient(base_url=config.base, timeout=60, limits=limits) as http:
+    per_pool = JOIN_CONCURRENCY // JOIN_POOLS
+    limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
+    async with contextlib.AsyncExitStack() as stack:
+        pools = [
+            await stack.enter_async_context(
+                httpx.AsyncClient(base_url=config.base, timeout=60, limits=limits)
+            )
+            for _ in range(JOIN_POOLS)
+        ]
+        http = pools[0]
         headers = {"Authorization": f"Bearer {await _token(http, config)}"}
         quiz = await _checked(
             await http.post("/api/v1/quizzes", json=_quiz(config), headers=headers), "quiz"
@@ -393,13 +438,14 @@ async def run(config: LoadConfig) -> LoadReport:
         state.code, game_id = game["joinCode"], game["gameId"]
         players = [_Player(state, number) for number in range(config.players)]
         begin = time.perf_counter() + 0.05
-        limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
+        joining = asyncio.Semaphore(JOIN_CONCURRENCY)
+        connecting = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
         async def arrive(player: _Player, due: float) -> None:
             """Join, then connect at once, as a phone does: the lobby fills live."""
-            await player.join(http, due)
+            await player.join(pools[player.number % JOIN_POOLS], due, joining)
             if player.participant_id:
-                await player.connect(limit)
+                await player.connect(connecting)
 
         await asyncio.gather(
             *(arrive(p, begin + i / config.join_rate) for i, p in enumerate(players))
@@ -411,8 +457,13 @@ async def run(config: LoadConfig) -> LoadReport:
         if not players:
             raise LoadTestError("no player could join and connect")
         state.offset = await _clock_offset(players[0])
+        fanned_before = await _question_fanouts(http)
         try:
             await _play(http, headers, game_id, state, players)
+            fanned_after = await _question_fanouts(http)
+            if fanned_before and fanned_after and fanned_after[1] > fanned_before[1]:
+                seconds, count = (a - b for a, b in zip(fanned_after, fanned_before, strict=True))
+                report.server_fanout = seconds / count
         finally:
             for player in players:
                 if player.socket is not None:
@@ -422,6 +473,23 @@ async def run(config: LoadConfig) -> LoadReport:
             await asyncio.gather(*state.tasks, return_exceptions=True)
         report.finished = sum(1 for player in players if player.ended.is_set())
     return report
+
+
+async def _question_fanouts(http: httpx.AsyncClient) -> tuple[float, float] | None:
+    """The server's total seconds and count of ``new_question`` fan-outs so far."""
+    try:
+        response = await http.get("/metrics")
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        return None
+    totals: dict[str, float] = {}
+    for family in text_string_to_metric_families(response.text):
+        if family.name == "studyhall_live_fanout_duration_seconds":
+            for sample in family.samples:
+                if sample.labels.get("kind") == "new_question":
+                    totals[sample.name.rsplit("_", 1)[1]] = sample.value
+    return totals.get("sum", 0.0), totals.get("count", 0.0)  # none before the first
 
 
 async def _next(
