@@ -180,13 +180,13 @@ async def _bare_question(
 
     async def play(socket: StampedConnection) -> None:
         frame = msgspec.json.decode(await socket.recv())
-        arrived = time.time() - (time.perf_counter() - socket.arrived)
+        arrived = time.time() - (time.perf_counter() - socket.arrival())
         arrivals.append(arrived - frame["t"])
         await asyncio.sleep(moments.random() * ANSWER_WINDOW)
         sent = time.perf_counter()
         await socket.send(ANSWER)
         await socket.recv()
-        ack.values.append(socket.arrived - sent)
+        ack.values.append(socket.arrival() - sent)
 
     game = asyncio.gather(*(play(socket) for socket in sockets))
     await sockets[0].send(BROADCAST)

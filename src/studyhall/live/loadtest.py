@@ -34,7 +34,7 @@ import contextlib
 import random
 import resource
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -44,6 +44,8 @@ import httpx
 import msgspec
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.frames import DATA_OPCODES, Frame
+from websockets.protocol import Event
 
 SETTLE_SECONDS = 1.0
 """After the last reveal, how long a question's leaderboard frames are waited for."""
@@ -160,13 +162,25 @@ class _Question:
 
 
 class StampedConnection(ClientConnection):
-    """A client connection that notes when bytes last reached it."""
+    """A client connection that notes when each message's bytes reached it."""
 
-    arrived = 0.0
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._received_at = 0.0
+        self._stamps: deque[float] = deque()
 
     def data_received(self, data: bytes) -> None:
-        self.arrived = time.perf_counter()
+        self._received_at = time.perf_counter()
         super().data_received(data)
+
+    def process_event(self, event: Event) -> None:
+        if isinstance(event, Frame) and event.fin and event.opcode in DATA_OPCODES:
+            self._stamps.append(self._received_at)
+        super().process_event(event)
+
+    def arrival(self) -> float:
+        """When the message just taken by ``recv`` (or iteration) arrived."""
+        return self._stamps.popleft()
 
 
 class _Player:
@@ -239,7 +253,7 @@ class _Player:
         assert self.socket is not None
         try:
             async for raw in self.socket:
-                self.on_message(self.socket.arrived, _decode.decode(raw))
+                self.on_message(self.socket.arrival(), _decode.decode(raw))
         except Exception as exc:  # a dropped connection ends this player's run
             self.run.report.errors[f"socket {type(exc).__name__}"] += 1
 
