@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
+from typing import Any
+from unittest.mock import patch
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from redis.asyncio.client import Pipeline
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
@@ -19,6 +22,7 @@ from studyhall.platform.hotstore import (
     HotStore,
     MemoryHotStore,
     RedisHotStore,
+    SharedPipeline,
     redis_client,
 )
 from tests.platform.conftest import RedisNamespace
@@ -419,3 +423,65 @@ async def test_a_command_on_a_connection_redis_dropped_goes_out_again_on_a_new_o
         await admin.delete(key)
         await client.aclose()
         await admin.aclose()
+
+
+async def test_concurrent_callers_share_one_pipeline_and_get_their_own_replies(
+    redis_namespace: RedisNamespace,
+) -> None:
+    client, prefix = redis_namespace.client, redis_namespace.prefix
+    shared = SharedPipeline(client)
+    pipelines = 0
+    opened = client.pipeline
+
+    def counting(*args: Any, **kwargs: Any) -> Pipeline:
+        nonlocal pipelines
+        pipelines += 1
+        return opened(*args, **kwargs)
+
+    async def caller(number: int) -> list[Any]:
+        def queue(pipe: Pipeline) -> None:
+            pipe.incr(f"{prefix}hits")
+            pipe.set(f"{prefix}caller:{number}", number)
+            pipe.get(f"{prefix}caller:{number}")
+
+        return await shared.run(queue)
+
+    with patch.object(client, "pipeline", counting):
+        replies = await asyncio.gather(*(caller(number) for number in range(50)))
+    assert pipelines == 1, "one round trip for callers ready in the same turn"
+    assert sorted(hits for hits, _, _ in replies) == list(range(1, 51))
+    assert [(stored, read) for _, stored, read in replies] == [
+        (True, str(number).encode()) for number in range(50)
+    ]
+
+
+async def test_a_failing_command_fails_only_its_caller(redis_namespace: RedisNamespace) -> None:
+    client, prefix = redis_namespace.client, redis_namespace.prefix
+    await client.set(f"{prefix}text", "not a number")
+    shared = SharedPipeline(client)
+
+    def bad(pipe: Pipeline) -> None:
+        pipe.incr(f"{prefix}text")
+
+    def good(pipe: Pipeline) -> None:
+        pipe.incr(f"{prefix}count")
+
+    results = await asyncio.gather(shared.run(bad), shared.run(good), return_exceptions=True)
+    assert isinstance(results[0], ResponseError)
+    assert results[1] == [1]
+
+
+async def test_a_script_runs_even_when_redis_has_forgotten_it(
+    redis_namespace: RedisNamespace,
+) -> None:
+    client, prefix = redis_namespace.client, redis_namespace.prefix
+    script = client.register_script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    shared = SharedPipeline(client)
+
+    def queue(pipe: Pipeline) -> None:
+        pipe.scripts.add(script)  # type: ignore[arg-type]
+        pipe.evalsha(script.sha, 1, f"{prefix}total", 5)
+
+    assert await shared.run(queue) == [5]
+    await client.script_flush()  # as after a Redis restart without persistence
+    assert await shared.run(queue) == [10]

@@ -27,7 +27,11 @@ from typing import Any, Literal, Protocol, cast
 
 import msgspec
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.typing import EncodableT
 from sortedcontainers import SortedList
+
+from studyhall.platform.hotstore import SharedPipeline
 
 SubmitOutcome = Literal["accepted", "duplicate", "closed", "unknown_player"]
 LOG_TTL_SECONDS = 24 * 3600.0
@@ -817,6 +821,8 @@ class RedisGameStore:
 
     def __init__(self, client: Redis, prefix: str) -> None:
         self._client = client
+        self._answers = SharedPipeline(client)
+        """The answer path's reads and scripts: a burst shares round trips."""
         self._prefix = f"{prefix}live:"
         self._add_players = client.register_script(_ADD_PLAYERS)
         self._remove_players = client.register_script(_REMOVE_PLAYERS)
@@ -856,10 +862,12 @@ class RedisGameStore:
     async def state_and_streak(
         self, game_id: str, player_id: str
     ) -> tuple[GameState | None, bytes | None]:
-        async with self._client.pipeline(transaction=False) as pipe:
+
+        def queue(pipe: Pipeline) -> None:
             pipe.hgetall(self._key(game_id, "state"))
             pipe.hget(self._key(game_id, "streaks"), player_id)
-            raw, streak = await pipe.execute()
+
+        raw, streak = await self._answers.run(queue)
         state = _state({key.decode(): value for key, value in raw.items()})
         return state, cast(bytes | None, streak)
 
@@ -934,30 +942,24 @@ class RedisGameStore:
         immediate: bool,
         ttl_seconds: float,
     ) -> Submitted:
-        reply = cast(
-            list[Any],
-            await self._submit(
-                keys=[
-                    self._key(game_id, "state"),
-                    self._key(game_id, "names"),
-                    self._key(game_id, "scores"),
-                    self._key(game_id, f"answers:{qi}"),
-                    self._key(game_id, f"pending:{qi}"),
-                    self._key(game_id, "streaks"),
-                ],
-                args=[
-                    qi,
-                    player_id,
-                    now_ms,
-                    record,
-                    points,
-                    streak,
-                    "1" if immediate else "0",
-                    _ms(ttl_seconds),
-                    qs,
-                ],
-            ),
-        )
+
+        def queue(pipe: Pipeline) -> None:
+            keys = [
+                self._key(game_id, "state"),
+                self._key(game_id, "names"),
+                self._key(game_id, "scores"),
+                self._key(game_id, f"answers:{qi}"),
+                self._key(game_id, f"pending:{qi}"),
+                self._key(game_id, "streaks"),
+            ]
+            args: list[EncodableT] = [qi, player_id, now_ms, record, points, streak]
+            args += ["1" if immediate else "0", _ms(ttl_seconds), qs]
+            # Loaded before the batch if Redis lacks it (redis-py types this set as sync
+            # scripts, though the asyncio pipeline holds and loads asyncio ones).
+            pipe.scripts.add(self._submit)  # type: ignore[arg-type]
+            pipe.evalsha(self._submit.sha, len(keys), *keys, *args)
+
+        (reply,) = await self._answers.run(queue)
         kind, stored, answered, players, score, event_id = reply
         return Submitted(
             outcome=cast(SubmitOutcome, kind.decode()),
