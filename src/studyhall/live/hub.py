@@ -128,6 +128,16 @@ class Personalizer:
         self._game = game
         self._ranks: dict[int, dict[str, tuple[int, int]]] = {}
         self._answers: dict[int, tuple[str, dict[str, bytes]]] = {}
+        self._with_you: dict[tuple[int, int | None, int], bytes] = {}
+        """Per event and ``you``: players who share a rank and score share the frame."""
+        self._wires: dict[bytes, bytes] = {}
+
+    def wire(self, frame: bytes) -> bytes:
+        """``frame`` framed for a socket, once per distinct frame of this event."""
+        framed = self._wires.get(frame)
+        if framed is None:
+            framed = self._wires[frame] = text_frame(frame)
+        return framed
 
     async def _ranking(self, event_id: int) -> dict[str, tuple[int, int]]:
         if event_id not in self._ranks:
@@ -172,7 +182,11 @@ class Personalizer:
             ):
                 return []
             listener.last_you = you
-            return [protocol.with_you(frame, *you)]
+            key = (event_id, *you)
+            personal = self._with_you.get(key)
+            if personal is None:
+                personal = self._with_you[key] = protocol.with_you(frame, *you)
+            return [personal]
         if kind == protocol.QUESTION_REVEALED and not self._game.immediate_results:
             question_id, answers = await self._revealed(event_id, frame)
             record: dict[str, Any] = (
@@ -302,17 +316,17 @@ class Hub:
         started = time.perf_counter()
         kind, event_id = protocol.header(frame)
         personalizer = Personalizer(self._engine, room.game)
-        wire = text_frame(frame)  # framed once for every socket that takes it as it is
         if kind != protocol.PLAYER_KICKED and personalizer.same_for_everyone(kind):
+            wire = personalizer.wire(frame)
             for listener in list(room.listeners):
                 if event_id > listener.after:
                     listener.put(frame, event_id, wire)
         else:
-            await self._fan_out_in_parts(room, frame, personalizer, wire)
+            await self._fan_out_in_parts(room, frame, personalizer)
         LIVE_FANOUT.labels(kind).observe(time.perf_counter() - started)
 
     async def _fan_out_in_parts(
-        self, room: _Room, frame: bytes, personalizer: Personalizer, wire: bytes
+        self, room: _Room, frame: bytes, personalizer: Personalizer
     ) -> None:
         """An event whose frame differs per connection, or goes to some of them only."""
         kind, event_id = protocol.header(frame)
@@ -331,7 +345,7 @@ class Hub:
                 listener.kick(event_id)
                 continue
             for personal in await personalizer.frames(frame, listener, top_changed=top_changed):
-                listener.put(personal, event_id, wire if personal is frame else None)
+                listener.put(personal, event_id, personalizer.wire(personal))
 
     async def close(self) -> None:
         rooms, self._rooms = list(self._rooms.values()), {}
