@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
+import uvicorn
 
 from studyhall.identity import service
 from studyhall.platform.auth import Role
 from studyhall.platform.observe import ObservedApp
 from studyhall.platform.runtime import Platform
+from studyhall.platform.websockets import SERVER_OPTIONS
 
 PASSWORD = "correct horse battery"
 
@@ -81,3 +85,23 @@ async def sign_in(tab: httpx.AsyncClient, person: Person, password: str = PASSWO
     assert response.status_code in (302, 303), response.text
     assert response.headers["location"] == "/account"
     return token
+
+
+@contextlib.asynccontextmanager
+async def on_port(app: Any) -> AsyncIterator[str]:
+    """``host:port`` of uvicorn, as ``studyhall serve`` runs it, serving ``app`` (an ASGI
+    app, already started if it has a lifespan) in the test's own loop."""
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, lifespan="off", log_level="warning", **SERVER_OPTIONS
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield f"127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task

@@ -9,7 +9,7 @@ import pytest
 
 from studyhall.config import Settings
 from studyhall.platform.observe import ObservedApp
-from tests.live.helpers import on_port
+from tests.helpers import on_port
 
 
 @pytest.fixture

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 
 from studyhall.app import litestar_of
@@ -18,7 +15,6 @@ from studyhall.live.connections import LiveRuntime
 from studyhall.live.engine import LiveEngine
 from studyhall.platform.clock import FakeClock
 from studyhall.platform.observe import ObservedApp
-from studyhall.platform.websockets import SERVER_OPTIONS
 from tests.helpers import Person
 
 WAIT_SECONDS = 15.0
@@ -30,26 +26,6 @@ SINGLE = {
     "correctOptions": [1],
     "timeLimitSeconds": 20,
 }
-
-
-@contextlib.asynccontextmanager
-async def on_port(app: ObservedApp) -> AsyncIterator[str]:
-    """``host:port`` of uvicorn, as ``studyhall serve`` runs it, serving the already
-    started ``app`` in the test's own loop."""
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, lifespan="off", log_level="warning", **SERVER_OPTIONS
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
-        yield f"127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 TRUE_FALSE = {

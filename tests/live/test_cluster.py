@@ -17,7 +17,7 @@ from studyhall.platform.clock import FakeClock
 from studyhall.platform.observe import ObservedApp
 from studyhall.platform.runtime import Platform
 from tests.conftest import serving
-from tests.helpers import make_person
+from tests.helpers import make_person, on_port
 from tests.live.helpers import (
     SINGLE,
     TRUE_FALSE,
@@ -25,7 +25,6 @@ from tests.live.helpers import (
     host,
     join,
     make_game,
-    on_port,
     open_socket,
     player_url,
 )

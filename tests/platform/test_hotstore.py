@@ -430,13 +430,6 @@ async def test_concurrent_callers_share_one_pipeline_and_get_their_own_replies(
 ) -> None:
     client, prefix = redis_namespace.client, redis_namespace.prefix
     shared = SharedPipeline(client)
-    pipelines = 0
-    opened = client.pipeline
-
-    def counting(*args: Any, **kwargs: Any) -> Pipeline:
-        nonlocal pipelines
-        pipelines += 1
-        return opened(*args, **kwargs)
 
     async def caller(number: int) -> list[Any]:
         def queue(pipe: Pipeline) -> None:
@@ -446,9 +439,9 @@ async def test_concurrent_callers_share_one_pipeline_and_get_their_own_replies(
 
         return await shared.run(queue)
 
-    with patch.object(client, "pipeline", counting):
+    with patch.object(client, "pipeline", wraps=client.pipeline) as opened:
         replies = await asyncio.gather(*(caller(number) for number in range(50)))
-    assert pipelines == 1, "one round trip for callers ready in the same turn"
+    assert opened.call_count == 1, "one round trip for callers ready in the same turn"
     assert sorted(hits for hits, _, _ in replies) == list(range(1, 51))
     assert [(stored, read) for _, stored, read in replies] == [
         (True, str(number).encode()) for number in range(50)

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
-import uvicorn
 from websockets.asyncio.client import connect
 
-from studyhall.platform.websockets import SERVER_OPTIONS, frame_writer, text_frame
+from studyhall.platform.websockets import frame_writer, text_frame
+from tests.helpers import on_port
 
 WAIT_SECONDS = 15.0
 BIG = 256 * 1024
@@ -19,23 +17,6 @@ BIG = 256 * 1024
 
 def _message(number: int, size: int = 0) -> bytes:
     return json.dumps({"n": number, "pad": "x" * size}).encode()
-
-
-@contextlib.asynccontextmanager
-async def _serving(app: Any) -> AsyncIterator[str]:
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=0, lifespan="off", log_level="warning", **SERVER_OPTIONS
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    try:
-        yield f"ws://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}/"
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def test_direct_frames_and_awaited_sends_arrive_in_the_order_written() -> None:
@@ -53,7 +34,7 @@ async def test_direct_frames_and_awaited_sends_arrive_in_the_order_written() -> 
             pass
         after_close.append(write(text_frame(_message(4))))
 
-    async with _serving(app) as url, connect(url) as socket:
+    async with on_port(app) as address, connect(f"ws://{address}/") as socket:
         async with asyncio.timeout(WAIT_SECONDS):
             got = [json.loads(await socket.recv())["n"] for _ in range(3)]
         assert got == [1, 2, 3]
@@ -85,7 +66,7 @@ async def test_a_peer_that_stops_reading_gets_the_rest_through_the_awaited_send(
         while (await receive())["type"] != "websocket.disconnect":
             pass
 
-    async with _serving(app) as url, connect(url, max_size=None) as socket:
+    async with on_port(app) as address, connect(f"ws://{address}/", max_size=None) as socket:
         async with asyncio.timeout(WAIT_SECONDS):
             while not refused_after:
                 await asyncio.sleep(0.01)
