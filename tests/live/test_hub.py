@@ -51,3 +51,30 @@ async def test_frames_go_out_in_order_whether_written_at_once_or_sent_by_the_wri
     assert listener.latest == 5
     listener.put(_frame(6), 6)  # the writer has stopped: nothing is written any more
     assert out[-1] == ("sent", 5)
+
+
+async def test_frames_of_one_event_go_out_in_one_write_or_queue_together() -> None:
+    writes: list[bytes] = []
+    refuse = False
+
+    def write_now(wire: bytes) -> bool:
+        if not refuse:
+            writes.append(wire)
+        return not refuse
+
+    async def send(frame: bytes) -> None:
+        pass
+
+    listener = Listener("player")
+    writer = asyncio.create_task(listener.deliver(send, write_now))
+    await asyncio.sleep(0)
+    reveal, result = _frame(7), protocol.encode("answer_result", 7, {"correct": True})
+    listener.put_all([reveal, result], 7, [text_frame(reveal), text_frame(result)])
+    assert writes == [text_frame(reveal) + text_frame(result)], "both in one write"
+    refuse = True
+    listener.put_all([_frame(8), _frame(9)], 9, [text_frame(_frame(8)), text_frame(_frame(9))])
+    assert [listener.queue.get_nowait() for _ in range(2)] == [_frame(8), _frame(9)]
+    assert listener.latest == 9
+    listener.put(CLOSE, 9)
+    async with asyncio.timeout(WAIT_SECONDS):
+        await writer

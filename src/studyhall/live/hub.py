@@ -75,14 +75,28 @@ class Listener:
     def put(self, frame: bytes, event_id: int, wire: bytes | None = None) -> None:
         """Give the connection ``frame``; ``wire``: the frame already framed, when shared."""
         self.latest = max(self.latest, event_id)
-        if (
+        if frame != CLOSE and self._written_now(wire or text_frame(frame)):
+            return
+        self._enqueue(frame)
+
+    def put_all(self, frames: list[bytes], event_id: int, wires: list[bytes]) -> None:
+        """Several frames of one event (``wires``: each framed), in one write when the
+        socket takes them now."""
+        self.latest = max(self.latest, event_id)
+        if not self._written_now(b"".join(wires)):
+            for frame in frames:
+                self._enqueue(frame)
+
+    def _written_now(self, wire: bytes) -> bool:
+        """Writes ``wire`` at once if the socket can take it and nothing waits before it."""
+        return (
             self._write_now is not None
-            and frame != CLOSE
             and not self._sending
             and self.queue.empty()
-            and self._write_now(wire or text_frame(frame))
-        ):
-            return
+            and self._write_now(wire)
+        )
+
+    def _enqueue(self, frame: bytes) -> None:
         if self.queue.full():
             self.queue.get_nowait()
             LIVE_EVENTS_DROPPED.inc()
@@ -344,8 +358,10 @@ class Hub:
             if kicked is not None and listener.player_id == kicked:
                 listener.kick(event_id)
                 continue
-            for personal in await personalizer.frames(frame, listener, top_changed=top_changed):
-                listener.put(personal, event_id, personalizer.wire(personal))
+            personal = await personalizer.frames(frame, listener, top_changed=top_changed)
+            if personal:
+                wires = [personalizer.wire(one) for one in personal]
+                listener.put_all(personal, event_id, wires)
 
     async def close(self) -> None:
         rooms, self._rooms = list(self._rooms.values()), {}
