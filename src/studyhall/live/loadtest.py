@@ -8,10 +8,6 @@ own host then opens each question with ``next``; every player answers at a rando
 moment within ``answer_window`` seconds, and the question closes when the last answer
 lands. Measured, with the client's monotonic clock:
 
-Every receipt is stamped when its bytes reach this client's connection
-(``data_received``), before the client parses or handles them, so a frame's time does
-not include the handling of the frames read before it.
-
 - join: the join request's latency;
 - ack: from sending ``answer_submission`` to its ``answer_received``/``answer_result``;
 - fan-out: from the server's ``startTime`` of a question to each player's receipt of
@@ -20,6 +16,10 @@ not include the handling of the frames read before it.
 - leaderboard: from the last answer sent (the question closes on it, so this bounds the
   close from below and the figure from above) to each player's receipt of the coalesced
   ``leaderboard_changed`` that follows.
+
+Every receipt is stamped when its bytes reach this client's connection
+(``data_received``), before the client parses or handles them, so a frame's time does
+not include the handling of the frames read before it.
 
 All players are sockets of this one asyncio process; the figures include this client's
 own cost of reading thousands of frames on one core. The server's own share of a
@@ -433,11 +433,13 @@ async def run(config: LoadConfig) -> LoadReport:
     cyclic garbage collector is off meanwhile: with thousands of sockets' objects alive,
     a full collection stalls every bot for as long as it takes, and that stall would be
     measured as the server's latency."""
+    collecting = gc.isenabled()
     gc.disable()
     try:
         return await _run(config)
     finally:
-        gc.enable()
+        if collecting:
+            gc.enable()
 
 
 async def _run(config: LoadConfig) -> LoadReport:
