@@ -75,7 +75,8 @@ class Listener:
     def put(self, frame: bytes, event_id: int, wire: bytes | None = None) -> None:
         """Give the connection ``frame``; ``wire``: the frame already framed, when shared."""
         self.latest = max(self.latest, event_id)
-        if frame != CLOSE and self._written_now(wire or text_frame(frame)):
+        write = self._free_writer()
+        if frame != CLOSE and write is not None and write(wire or text_frame(frame)):
             return
         self._enqueue(frame)
 
@@ -83,18 +84,17 @@ class Listener:
         """Several frames of one event (``wires``: each framed), in one write when the
         socket takes them now."""
         self.latest = max(self.latest, event_id)
-        if not self._written_now(b"".join(wires)):
+        write = self._free_writer()
+        if write is None or not write(b"".join(wires)):
             for frame in frames:
                 self._enqueue(frame)
 
-    def _written_now(self, wire: bytes) -> bool:
-        """Writes ``wire`` at once if the socket can take it and nothing waits before it."""
-        return (
-            self._write_now is not None
-            and not self._sending
-            and self.queue.empty()
-            and self._write_now(wire)
-        )
+    def _free_writer(self) -> FrameWriter | None:
+        """The socket's own writer, when nothing is queued or being sent before a new
+        frame (a frame written now then keeps its place)."""
+        if self._sending or not self.queue.empty():
+            return None
+        return self._write_now
 
     def _enqueue(self, frame: bytes) -> None:
         if self.queue.full():
@@ -336,14 +336,13 @@ class Hub:
                 if event_id > listener.after:
                     listener.put(frame, event_id, wire)
         else:
-            await self._fan_out_in_parts(room, frame, personalizer)
+            await self._fan_out_in_parts(room, frame, kind, event_id, personalizer)
         LIVE_FANOUT.labels(kind).observe(time.perf_counter() - started)
 
     async def _fan_out_in_parts(
-        self, room: _Room, frame: bytes, personalizer: Personalizer
+        self, room: _Room, frame: bytes, kind: str, event_id: int, personalizer: Personalizer
     ) -> None:
         """An event whose frame differs per connection, or goes to some of them only."""
-        kind, event_id = protocol.header(frame)
         top_changed = True
         if kind == protocol.LEADERBOARD_CHANGED:
             top = frame[frame.index(b'"payload":') :]
