@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from typing import cast
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
+from websockets.asyncio.client import connect
+from websockets.sync.server import ServerConnection, serve
 
 from studyhall.cli import main
-from studyhall.live.loadtest import LoadConfig, run
+from studyhall.live.loadtest import KERNEL_STAMPS, LoadConfig, StampedConnection, run
 from studyhall.live.models import LiveAnswer, LiveGame, LivePlayer
 from studyhall.platform.auth import Role
 from studyhall.platform.runtime import Platform
@@ -67,3 +74,41 @@ async def test_the_command_prints_the_percentiles(platform: Platform, live_serve
     )
     assert refused.exit_code != 0
     assert "--token" in refused.output
+
+
+@pytest.fixture
+def replying_server() -> Iterator[tuple[str, threading.Event]]:
+    """A WebSocket server on its own thread: it answers one message, then closes. The event
+    is set once the reply is sent, so a test can block its own loop past that moment."""
+    replied = threading.Event()
+
+    def reply(connection: ServerConnection) -> None:
+        connection.recv()
+        connection.send("pong")
+        replied.set()
+        connection.close()
+
+    with serve(reply, "127.0.0.1", 0) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        yield f"ws://127.0.0.1:{server.socket.getsockname()[1]}", replied
+        server.shutdown()
+        thread.join()
+
+
+@pytest.mark.skipif(KERNEL_STAMPS is None, reason="no kernel receive stamps here")
+async def test_a_frame_is_stamped_when_it_arrived_not_when_a_busy_client_read_it(
+    replying_server: tuple[str, threading.Event],
+) -> None:
+    url, replied = replying_server
+    connection = cast(StampedConnection, await connect(url, create_connection=StampedConnection))
+    await connection.send("ping")
+    # This client busy, its loop blocked, from before the reply arrives until after.
+    replied.wait(10)
+    time.sleep(0.2)
+    unblocked = time.perf_counter()
+    assert await connection.recv() == "pong"
+    stamp = connection.arrival()
+    assert stamp.arrived < unblocked <= stamp.read
+    async with asyncio.timeout(10):  # the server's close is read through the same path
+        await connection.wait_closed()

@@ -17,13 +17,13 @@ lands. Measured, with the client's monotonic clock:
   close from below and the figure from above) to each player's receipt of the coalesced
   ``leaderboard_changed`` that follows.
 
-Every receipt is stamped when its bytes reach this client's connection
-(``data_received``), before the client parses or handles them, so a frame's time does
-not include the handling of the frames read before it.
-
-All players are sockets of this one asyncio process; the figures include this client's
-own cost of reading thousands of frames on one core. The server's own share of a
-question's fan-out is read from its ``/metrics`` (the mean time its hub took to give
+Every receipt is stamped with the moment its bytes reached this machine's socket, as the
+kernel saw it where the kernel stamps received data (Linux; elsewhere the moment this
+client read them). All players are sockets of this one asyncio process, which reads
+thousands of sockets on one core: a stamp taken when the client got round to a socket
+would measure the client's queue, not the server's delivery. The moment the client had
+read ``new_question`` from every socket is reported beside it. The server's own share of
+a question's fan-out is read from its ``/metrics`` (the mean time its hub took to give
 ``new_question`` to every local socket), when that endpoint answers.
 """
 
@@ -32,14 +32,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
+import platform
 import random
 import resource
+import socket
+import struct
+import sys
 import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import httpx
 import msgspec
@@ -118,6 +123,8 @@ class LoadReport:
     fanout: Series = field(default_factory=Series)
     fanout_last: Series = field(default_factory=Series)
     """Per question: the last player's receipt of ``new_question``."""
+    fanout_read_last: Series = field(default_factory=Series)
+    """Per question: when this client had read ``new_question`` from every socket."""
     leaderboard: Series = field(default_factory=Series)
     leaderboard_last: Series = field(default_factory=Series)
     """Per question: the last player's receipt of the leaderboard after the close."""
@@ -141,6 +148,7 @@ class LoadReport:
             self.ack.line("answer ack"),
             self.fanout.line("question"),
             self.fanout_last.line("  last"),
+            self.fanout_read_last.line("  last read"),
             self.leaderboard.line("leaderboard"),
             self.leaderboard_last.line("  last"),
             "server fan-out of new_question: "
@@ -162,24 +170,95 @@ class _Question:
     """``startTime`` on the server's clock, in seconds."""
 
 
+class Stamp(NamedTuple):
+    """When one message reached this client, on its ``perf_counter`` clock."""
+
+    arrived: float
+    """When its last bytes reached this machine's socket: the kernel's receive time where
+    the kernel stamps received data (Linux), else the time they were read."""
+    read: float
+    """When this client read them from the socket."""
+
+
+KERNEL_STAMPS = (
+    35 if sys.platform == "linux" and platform.machine() in {"x86_64", "aarch64"} else None
+)
+"""``SO_TIMESTAMPNS`` as Linux numbers it on these machines (its generic socket headers);
+Python's ``socket`` module does not name it."""
+_STAMP_SPACE = socket.CMSG_SPACE(struct.calcsize("@ll"))
+_READ_SIZE = 256 * 1024
+
+
 class StampedConnection(ClientConnection):
-    """A client connection that notes when each message's bytes reached it."""
+    """A client connection that notes when each message's bytes arrived and were read.
+
+    With thousands of sockets in one client process, the client reads a socket some
+    time after its bytes arrived: a broadcast's last reader measures the client as much
+    as the server. Where the kernel stamps received data, this connection reads its
+    socket itself with ``recvmsg`` (through a duplicate of the transport's socket, whose
+    own reading is paused) and keeps the kernel's stamp: the moment the frame was
+    delivered to this player, whatever this client was doing then."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._received_at = 0.0
-        self._stamps: deque[float] = deque()
+        self._arrived_at = self._read_at = 0.0
+        self._stamps: deque[Stamp] = deque()
+        self._stamped: socket.socket | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        own = transport.get_extra_info("socket")
+        if KERNEL_STAMPS is None or own is None:
+            return
+        self._stamped = socket.socket(fileno=os.dup(own.fileno()))
+        self._stamped.setsockopt(socket.SOL_SOCKET, KERNEL_STAMPS, 1)
+        self.transport.pause_reading()
+        self.loop.add_reader(self._stamped.fileno(), self._read_stamped)
+
+    def _read_stamped(self) -> None:
+        assert self._stamped is not None
+        try:
+            data, ancillary, _, _ = self._stamped.recvmsg(_READ_SIZE, _STAMP_SPACE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self._stop_stamping()
+            self.transport.abort()
+            return
+        self._read_at = self._arrived_at = time.perf_counter()
+        for level, kind, value in ancillary:
+            if level == socket.SOL_SOCKET and kind == KERNEL_STAMPS:
+                seconds, nanoseconds = struct.unpack("@ll", value)
+                ago = time.time() - (seconds + nanoseconds / 1e9)
+                self._arrived_at = self._read_at - ago
+        if data:
+            self.data_received(data)
+            return
+        self._stop_stamping()  # the peer's end of the stream, handled as the transport does
+        self.eof_received()
+        self.transport.close()  # websockets never keeps a half-closed connection open
+
+    def _stop_stamping(self) -> None:
+        if self._stamped is not None:
+            self.loop.remove_reader(self._stamped.fileno())
+            self._stamped.close()
+            self._stamped = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_stamping()
+        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        self._received_at = time.perf_counter()
+        if self._stamped is None:  # read by the transport: no kernel stamp
+            self._read_at = self._arrived_at = time.perf_counter()
         super().data_received(data)
 
     def process_event(self, event: Event) -> None:
         if isinstance(event, Frame) and event.fin and event.opcode in DATA_OPCODES:
-            self._stamps.append(self._received_at)
+            self._stamps.append(Stamp(self._arrived_at, self._read_at))
         super().process_event(event)
 
-    def arrival(self) -> float:
+    def arrival(self) -> Stamp:
         """When the message just taken by ``recv`` (or iteration) arrived."""
         return self._stamps.popleft()
 
@@ -258,15 +337,16 @@ class _Player:
         except Exception as exc:  # a dropped connection ends this player's run
             self.run.report.errors[f"socket {type(exc).__name__}"] += 1
 
-    def on_message(self, now: float, message: dict[str, Any]) -> None:
+    def on_message(self, stamp: Stamp, message: dict[str, Any]) -> None:
         kind, payload = message["type"], message["payload"]
         run = self.run
+        now = stamp.arrived
         if kind == "snapshot":
             self.snapshot.set()
         elif kind == "new_question":
             question = run.question(payload)
             run.report.fanout.values.append(now - run.to_local(question.start_server))
-            run.arrived(question.index, now)
+            run.arrived(question.index, stamp)
             run.tasks.add(asyncio.create_task(self.answer(question)))
         elif kind == "answer_received" or (kind == "answer_result" and "answered" not in payload):
             # An ``answer_result`` sent at the reveal (it has ``answered``) is no ack.
@@ -325,7 +405,7 @@ class _Run:
         """Server clock (epoch seconds) minus this client's perf_counter."""
         self.tasks: set[asyncio.Task[None]] = set()
         self.questions: dict[int, _Question] = {}
-        self.arrivals: dict[int, list[float]] = {}
+        self.arrivals: dict[int, list[Stamp]] = {}
         self.acks: Counter[str] = Counter()
         self.reveals: Counter[int] = Counter()
         self.changed = asyncio.Event()
@@ -344,8 +424,8 @@ class _Run:
             )
         return self.questions[index]
 
-    def arrived(self, index: int, now: float) -> None:
-        self.arrivals.setdefault(index, []).append(now)
+    def arrived(self, index: int, stamp: Stamp) -> None:
+        self.arrivals.setdefault(index, []).append(stamp)
         self.changed.set()
 
     def acknowledged(self, question_id: str) -> None:
@@ -540,9 +620,10 @@ async def _measure_question(state: _Run, players: list[_Player], index: int) -> 
     report = state.report
     await state.until(lambda: len(state.arrivals.get(index, [])) >= len(players), "question")
     question = state.questions[index]
-    report.fanout_last.values.append(
-        max(state.arrivals[index]) - state.to_local(question.start_server)
-    )
+    started = state.to_local(question.start_server)
+    arrivals = state.arrivals[index]
+    report.fanout_last.values.append(max(stamp.arrived for stamp in arrivals) - started)
+    report.fanout_read_last.values.append(max(stamp.read for stamp in arrivals) - started)
     await state.until(lambda: state.acks[question.question_id] >= len(players), "acks")
     closed_by = max(player.sent[question.question_id] for player in players)
     await state.until(lambda: state.reveals[index] >= len(players), "reveal")
