@@ -14,7 +14,7 @@ from studyhall.config import Settings
 from studyhall.live import protocol
 from studyhall.live.engine import QuestionClosed, channel
 from studyhall.live.hub import Listener
-from studyhall.live.models import LiveAnswer, LivePlayer
+from studyhall.live.models import LiveAnswer, LiveGame, LivePlayer
 from studyhall.live.scoring import classic_points
 from studyhall.platform.auth import Role
 from studyhall.platform.clock import FakeClock
@@ -389,6 +389,10 @@ async def test_auto_start_and_auto_advance_play_a_game_by_themselves(
     assert (await live.store.state(game.id)).status == "countdown"  # type: ignore[union-attr]
     await run_timers(app, clock, 5)
     assert (await live.store.state(game.id)).status == "question"  # type: ignore[union-attr]
+    async with platform.sessions() as session:
+        row = await session.get_one(LiveGame, uuid.UUID(game.id))
+    assert (row.status, row.question_index) == ("running", 0), "started with no host's start"
+    assert row.started_at is not None
     await run_timers(app, clock, 20.001)
     assert (await live.store.state(game.id)).status == "reveal"  # type: ignore[union-attr]
     await run_timers(app, clock, 5)

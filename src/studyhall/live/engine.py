@@ -31,6 +31,7 @@ import msgspec
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import or_, select, update
+from sqlalchemy.sql.dml import Update
 
 from studyhall.live import protocol, rebuild
 from studyhall.live.audit import AnswerAudit
@@ -394,19 +395,26 @@ class LiveEngine:
         if seconds <= 0:
             await self.open_question(game, 0)
 
+    def _marked_started(self, game: GameDef) -> Update:
+        return (
+            update(LiveGame)
+            .where(LiveGame.id == uuid.UUID(game.game_id), LiveGame.started_at.is_(None))
+            .values(status="running", started_at=self.clock.now())
+        )
+
     async def _mark_started(self, game: GameDef) -> None:
         async with self.platform.sessions() as session, session.begin():
-            await session.execute(
-                update(LiveGame)
-                .where(LiveGame.id == uuid.UUID(game.game_id), LiveGame.started_at.is_(None))
-                .values(status="running", started_at=self.clock.now())
-            )
+            await session.execute(self._marked_started(game))
 
     async def _record_opened(self, game: GameDef, qi: int, start: int) -> None:
         """The database learns each question as it opens, with its server start, so a
-        game rebuilt after its hot state is lost goes on from it (``live/rebuild.py``)."""
+        game rebuilt after its hot state is lost goes on from it (``live/rebuild.py``).
+        The first question also marks the game started, for a game that left its lobby
+        without the host's start (auto-start, or next from the lobby)."""
         later = or_(LiveGame.question_index.is_(None), LiveGame.question_index < qi)
         async with self.platform.sessions() as session, session.begin():
+            if qi == 0:
+                await session.execute(self._marked_started(game))
             await session.execute(
                 update(LiveGame)
                 .where(LiveGame.id == uuid.UUID(game.game_id), later)
@@ -434,13 +442,12 @@ class LiveEngine:
         )
         if not event_id:
             return False
-        if qi == 0:
-            await self._mark_started(game)
         payload = self.question_view(game, qi, start, end, full=False)
         await self.publish(game.game_id, event_id, protocol.NEW_QUESTION, payload)
         if game.questions_on == "host":
             await self._show_host(game, qi, start, end)
-        await self._record_opened(game, qi, start)  # after the players see it: off their clock
+        # The database writes come after the players see the question, off their clock.
+        await self._record_opened(game, qi, start)
         return True
 
     async def _show_host(self, game: GameDef, qi: int, start: int, end: int) -> None:
