@@ -15,6 +15,7 @@ from websockets.asyncio.client import connect
 from websockets.sync.server import ServerConnection, serve
 
 from studyhall.cli import main
+from studyhall.config import Settings
 from studyhall.live.loadtest import KERNEL_STAMPS, LoadConfig, StampedConnection, run
 from studyhall.live.models import LiveAnswer, LiveGame, LivePlayer
 from studyhall.platform.auth import Role
@@ -23,6 +24,13 @@ from tests.helpers import make_person
 
 PLAYERS = 25
 QUESTIONS = 2
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Timers run on the tests' fake clock: no countdown, so the run's start opens the
+    first question at once."""
+    return settings.with_overrides(live_countdown_seconds=0)
 
 
 async def test_the_load_test_plays_a_whole_game_and_measures_it(

@@ -4,7 +4,8 @@ A teacher's token creates a quiz and a game through the API. N players join over
 (scheduled at a fixed rate; latency counts from each join's scheduled time, so a slow
 server shows as latency rather than as a slower offered load) and each opens its socket
 right after its join, so the lobby fills while earlier players are connected. The run's
-own host then opens each question with ``next``; every player answers at a random
+own host then starts the game (the server's countdown opens the first question) and
+opens each later question with ``next``; every player answers at a random
 moment within ``answer_window`` seconds, and the question closes when the last answer
 lands. Measured, with the client's monotonic clock:
 
@@ -645,10 +646,12 @@ async def _play(
     state: _Run,
     players: list[_Player],
 ) -> None:
-    step = ("lobby", -1)
+    # As a host does: start (the server's countdown, then the first question), then next.
+    await _checked(await http.post(f"/api/v1/games/{game_id}/start", headers=headers), "start")
     for index in range(state.config.questions):
-        await _next(http, headers, game_id, step)
+        if index:
+            await _next(http, headers, game_id, ("reveal", index - 1))
         await _measure_question(state, players, index)
-        step = ("reveal", index)
-    await _next(http, headers, game_id, step)  # after the last reveal: the end
+    last = ("reveal", state.config.questions - 1)
+    await _next(http, headers, game_id, last)  # after the last reveal: the end
     await state.until(lambda: all(player.ended.is_set() for player in players), "the end")
