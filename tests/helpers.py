@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,3 +107,30 @@ async def on_port(app: Any) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+@contextlib.contextmanager
+def cyclic_collector_off() -> Iterator[None]:
+    """After one full collection, the cyclic collector off within: what dies inside is
+    freed by reference counting or stays alive, where ``until_alive_at_most`` sees it."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def alive(*kinds: type) -> Counter[str]:
+    """How many objects of each of ``kinds`` are alive."""
+    types = (type(obj) for obj in gc.get_objects())  # type(), as isinstance() trips on proxies
+    return Counter(kind.__qualname__ for kind in types if issubclass(kind, kinds))
+
+
+async def until_alive_at_most(baseline: Counter[str], *kinds: type) -> Counter[str]:
+    """Wait (at most 10 s) until no more objects of ``kinds`` are alive than ``baseline``
+    counted; the surplus still alive then (empty when they all went)."""
+    deadline = asyncio.get_running_loop().time() + 10
+    while (surplus := alive(*kinds) - baseline) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    return surplus

@@ -126,7 +126,6 @@ def serve(host: str | None, port: int | None, workers: int, demo: bool) -> None:
         port=bind_port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
         **SERVER_OPTIONS,
         log_config=None,
         access_log=False,

@@ -6,10 +6,11 @@ import asyncio
 import json
 from typing import Any
 
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from websockets.asyncio.client import connect
 
-from studyhall.platform.websockets import frame_writer, text_frame
-from tests.helpers import on_port
+from studyhall.platform.websockets import FrameWritingProtocol, frame_writer, text_frame
+from tests.helpers import alive, cyclic_collector_off, on_port, until_alive_at_most
 
 WAIT_SECONDS = 15.0
 BIG = 256 * 1024
@@ -72,6 +73,31 @@ async def test_a_peer_that_stops_reading_gets_the_rest_through_the_awaited_send(
                 await asyncio.sleep(0.01)
             got = [json.loads(await socket.recv())["n"] for _ in range(refused_after[0] + 2)]
     assert got == list(range(refused_after[0] + 2))
+
+
+async def test_a_closed_connection_is_freed_without_the_cyclic_collector() -> None:
+    """A closed connection's objects go when their last reference does. Left in cycles,
+    they piled up over games until a full collection walked them all: measured, 557,000
+    objects and a 500 ms pause of the process after 8,500 players."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        write = frame_writer(scope)
+        assert write is not None
+        assert write(text_frame(_message(1)))
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+
+    kinds = (FrameWritingProtocol, HttpToolsProtocol)
+    with cyclic_collector_off():
+        async with on_port(app) as address:
+            before = alive(*kinds)
+            for _ in range(3):
+                async with connect(f"ws://{address}/") as socket:
+                    await socket.recv()
+            left = await until_alive_at_most(before, *kinds)
+    assert not left, f"still alive after their connections closed: {left}"
 
 
 def test_other_servers_offer_no_writer() -> None:

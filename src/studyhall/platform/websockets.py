@@ -18,6 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from litestar import WebSocket
+from litestar.connection.base import empty_receive, empty_send
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
@@ -33,6 +36,15 @@ def text_frame(message: bytes) -> bytes:
     return Frame(Opcode.TEXT, message).serialize(mask=False)
 
 
+def let_go(socket: WebSocket[Any, Any, Any]) -> None:
+    """Call when a WebSocket handler is done with ``socket``. Litestar's wrapped receive
+    and send refer back to the socket (a cycle) and hold the server's own, and through
+    them the whole connection: left as they are, every closed connection waits for a
+    full collection, which grows with them and pauses the process while it walks them."""
+    socket.receive = empty_receive
+    socket.send = empty_send
+
+
 def frame_writer(scope: Mapping[str, Any]) -> FrameWriter | None:
     """The connection's writer, when its server offers one."""
     offered = scope.get("extensions", {}).get(EXTENSION)
@@ -43,8 +55,14 @@ class FrameWritingProtocol(WebSocketsSansIOProtocol):
     """uvicorn's sans-I/O WebSocket protocol offering ``studyhall.frame_writer``."""
 
     async def run_asgi(self) -> None:
-        self.scope["extensions"][EXTENSION] = {"write": self.write_frame}
-        await super().run_asgi()
+        extensions = self.scope["extensions"]
+        extensions[EXTENSION] = {"write": self.write_frame}
+        try:
+            await super().run_asgi()
+        finally:
+            # The scope held this protocol through its writer: a cycle that only a full
+            # collection would free, with the whole connection behind it.
+            del extensions[EXTENSION]
 
     def write_frame(self, wire: bytes) -> bool:
         if (
@@ -58,6 +76,22 @@ class FrameWritingProtocol(WebSocketsSansIOProtocol):
         return True
 
 
-SERVER_OPTIONS: dict[str, Any] = {"ws": FrameWritingProtocol, "ws_per_message_deflate": False}
+class UpgradeReleasingHttpProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP protocol, letting go of its parser when it hands the connection to
+    the WebSocket protocol. The parser holds the protocol's callbacks; uvicorn breaks that
+    cycle when a connection is lost, which an upgraded connection's HTTP protocol never
+    hears of. Each WebSocket would otherwise leave it for the full collection: garbage
+    that piles up over games, and a pause of hundreds of ms when it is finally walked."""
+
+    def handle_websocket_upgrade(self) -> None:
+        super().handle_websocket_upgrade()
+        self.parser = None  # type: ignore[assignment]
+
+
+SERVER_OPTIONS: dict[str, Any] = {
+    "http": UpgradeReleasingHttpProtocol,
+    "ws": FrameWritingProtocol,
+    "ws_per_message_deflate": False,
+}
 """uvicorn settings of every studyhall server. Without ``permessage-deflate``: the
 client offers it, and accepting it would compress every frame once per socket."""
