@@ -8,19 +8,21 @@ import uuid
 from typing import Any
 
 import httpx
+from litestar import WebSocket
 from sqlalchemy import select
 
 from studyhall.config import Settings
 from studyhall.live import protocol
 from studyhall.live.engine import QuestionClosed, channel
-from studyhall.live.hub import Listener
+from studyhall.live.hub import Listener, _Room
 from studyhall.live.models import LiveAnswer, LiveGame, LivePlayer
 from studyhall.live.scoring import classic_points
 from studyhall.platform.auth import Role
 from studyhall.platform.clock import FakeClock
 from studyhall.platform.observe import ObservedApp
 from studyhall.platform.runtime import Platform
-from tests.helpers import make_person
+from studyhall.platform.websockets import FrameWritingProtocol
+from tests.helpers import alive, cyclic_collector_off, make_person, until_alive_at_most
 from tests.live.helpers import (
     SINGLE,
     TEXT,
@@ -263,6 +265,33 @@ async def test_events_of_one_game_never_reach_another(
     assert kinds == ["snapshot", "countdown", "new_question"], "nothing of the other game"
     for socket in (ada_ws, bea_ws):
         await socket.connection.close()
+
+
+async def test_a_game_socket_is_freed_without_the_cyclic_collector(
+    client: httpx.AsyncClient, platform: Platform, live_server: str, deployment: str
+) -> None:
+    """Once closed, a played socket and a refused one leave nothing for the cyclic
+    collector, nor does the game's room on this node once its last socket went."""
+    teacher = await make_person(platform, Role.TEACHER)
+    game = await make_game(client, teacher, SINGLE)
+    ada = await join(client, game, "Ada")
+    kinds: tuple[type, ...] = (WebSocket, FrameWritingProtocol, Listener)
+    if deployment == "embedded":
+        # With Redis, each new connection's handshake has redis-py handle the error
+        # replies of Redis 7.0 to CLIENT SETINFO: its own cycle, holding the task that
+        # connected, here the room's reader of its new subscription.
+        kinds += (_Room,)
+    with cyclic_collector_off():
+        before = alive(*kinds)
+        played = await open_socket(player_url(live_server, game, ada))
+        await played.next("snapshot")
+        stranger = Player(str(uuid.uuid4()), ada.token, "Stranger")
+        refused = await open_socket(player_url(live_server, game, stranger))
+        await refused.next("error")
+        for socket in (played, refused):
+            await socket.connection.close()
+        left = await until_alive_at_most(before, *kinds)
+    assert not left, f"still alive after their sockets closed: {left}"
 
 
 async def test_a_reconnect_replays_what_was_missed_and_a_refresh_keeps_score_and_streak(

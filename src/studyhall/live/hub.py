@@ -251,12 +251,13 @@ class Hub:
         if listener.player_id is None:
             room.hosts.add(listener)
         ready = asyncio.create_task(room.ready.wait())
-        assert room.task is not None
-        await asyncio.wait({ready, room.task}, return_when=asyncio.FIRST_COMPLETED)
+        pump = room.task
+        assert pump is not None
+        await asyncio.wait({ready, pump}, return_when=asyncio.FIRST_COMPLETED)
         if not ready.done():
             ready.cancel()
             self.detach(game.game_id, listener)
-            room.task.result()  # the subscription failed: raise why
+            pump.result()  # the subscription failed: raise why
 
     def detach(self, game_id: str, listener: Listener) -> None:
         room = self._rooms.get(game_id)
@@ -266,8 +267,10 @@ class Hub:
         room.hosts.discard(listener)
         if not room.listeners:
             del self._rooms[game_id]
-            if room.task is not None:
-                room.task.cancel()
+            # Let go of the task first: its CancelledError's traceback holds the room.
+            task, room.task = room.task, None
+            if task is not None:
+                task.cancel()
 
     async def _pump(self, room: _Room) -> None:
         game_id = room.game.game_id

@@ -50,7 +50,7 @@ from studyhall.platform.http import (
     client_ip,
 )
 from studyhall.platform.metrics import WEBSOCKET_CONNECTIONS
-from studyhall.platform.websockets import frame_writer
+from studyhall.platform.websockets import frame_writer, let_go
 from studyhall.questions.files import stream_download
 
 JoinCode = Annotated[str, Parameter(min_length=1, max_length=12)]
@@ -317,6 +317,19 @@ async def _socket_actor(socket: WebSocket[Any, Any, Any], live: LiveRuntime) -> 
     return None
 
 
+async def _refused(socket: WebSocket[Any, Any, Any], exc: Exception) -> bool:
+    """Tell the client why the game cannot be played and close, when ``exc`` is a refusal
+    (or a passing outage); False for anything else. A helper, so the caller's frame keeps
+    no name for the exception: its traceback holds that frame, and the two would make a
+    cycle that keeps the whole connection alive until a full collection."""
+    refusal = exc if isinstance(exc, DomainError) else transient_outage(exc)
+    if refusal is None:
+        return False
+    await socket.send_text(protocol.error(0, refusal.code, {"message": refusal.detail}).decode())
+    await socket.close(_close_code(refusal))
+    return True
+
+
 def _close_code(refusal: DomainError) -> int:
     if refusal.status == 404:
         return WS_NOT_FOUND
@@ -333,6 +346,20 @@ async def live_socket(
     last_event_id: Annotated[int | None, QueryParameter(name="lastEventId", ge=0)] = None,
 ) -> None:
     """A player's (participantId + resumeToken) or the host's (signed in) game socket."""
+    try:
+        await _play_on(socket, live, quiz_id, participant_id, resume_token, last_event_id)
+    finally:
+        let_go(socket)
+
+
+async def _play_on(
+    socket: WebSocket[Any, Any, Any],
+    live: Live,
+    quiz_id: str,
+    participant_id: uuid.UUID | None,
+    resume_token: str | None,
+    last_event_id: int | None,
+) -> None:
     await socket.accept()
     try:
         async with live.engine.platform.sessions() as session:
@@ -341,13 +368,8 @@ async def live_socket(
         player = _participant(live, game, participant_id, resume_token, actor)
         listener, initial = await connections.open_stream(live, game, player, last_event_id)
     except Exception as exc:
-        refusal = exc if isinstance(exc, DomainError) else transient_outage(exc)
-        if refusal is None:
+        if not await _refused(socket, exc):
             raise
-        await socket.send_text(
-            protocol.error(0, refusal.code, {"message": refusal.detail}).decode()
-        )
-        await socket.close(_close_code(refusal))
         return
 
     async def send(frame: bytes) -> None:
