@@ -24,6 +24,7 @@ from tests.helpers import make_person
 
 PLAYERS = 25
 QUESTIONS = 2
+BURST = 200
 
 
 @pytest.fixture
@@ -86,13 +87,17 @@ async def test_the_command_prints_the_percentiles(platform: Platform, live_serve
 
 @pytest.fixture
 def replying_server() -> Iterator[tuple[str, threading.Event]]:
-    """A WebSocket server on its own thread: it answers one message, then closes. The event
-    is set once the reply is sent, so a test can block its own loop past that moment."""
+    """A WebSocket server on its own thread: it answers one message (``ping`` with
+    ``pong``, ``burst`` with ``BURST`` numbered messages), then closes. The event is set
+    once the reply is sent, so a test can block its own loop past that moment."""
     replied = threading.Event()
 
     def reply(connection: ServerConnection) -> None:
-        connection.recv()
-        connection.send("pong")
+        if connection.recv() == "ping":
+            connection.send("pong")
+        else:
+            for number in range(BURST):
+                connection.send(str(number))
         replied.set()
         connection.close()
 
@@ -120,3 +125,19 @@ async def test_a_frame_is_stamped_when_it_arrived_not_when_a_busy_client_read_it
     assert stamp.arrived < unblocked <= stamp.read
     async with asyncio.timeout(10):  # the server's close is read through the same path
         await connection.wait_closed()
+
+
+async def test_a_stamped_connection_that_pauses_for_a_full_queue_reads_on_after(
+    replying_server: tuple[str, threading.Event],
+) -> None:
+    url, replied = replying_server
+    connection = cast(
+        StampedConnection,
+        await connect(url, create_connection=StampedConnection, max_queue=4),
+    )
+    await connection.send("burst")
+    replied.wait(10)  # every message sent before this client reads one: its queue fills
+    async with asyncio.timeout(10):
+        got = [int(await connection.recv()) for _ in range(BURST)]
+        await connection.wait_closed()
+    assert got == list(range(BURST))

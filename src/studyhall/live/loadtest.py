@@ -214,7 +214,18 @@ class StampedConnection(ClientConnection):
         self._stamped = socket.socket(fileno=os.dup(own.fileno()))
         self._stamped.setsockopt(socket.SOL_SOCKET, KERNEL_STAMPS, 1)
         self.transport.pause_reading()
-        self.loop.add_reader(self._stamped.fileno(), self._read_stamped)
+        # Flow control (a full message queue pauses reading) now pauses this reader.
+        self.recv_messages.pause = self._pause_stamped
+        self.recv_messages.resume = self._resume_stamped
+        self._resume_stamped()
+
+    def _pause_stamped(self) -> None:
+        if self._stamped is not None:
+            self.loop.remove_reader(self._stamped.fileno())
+
+    def _resume_stamped(self) -> None:
+        if self._stamped is not None:
+            self.loop.add_reader(self._stamped.fileno(), self._read_stamped)
 
     def _read_stamped(self) -> None:
         assert self._stamped is not None
@@ -241,7 +252,7 @@ class StampedConnection(ClientConnection):
 
     def _stop_stamping(self) -> None:
         if self._stamped is not None:
-            self.loop.remove_reader(self._stamped.fileno())
+            self._pause_stamped()
             self._stamped.close()
             self._stamped = None
 
