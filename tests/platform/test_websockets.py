@@ -9,11 +9,25 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from websockets.asyncio.client import connect
 
-from studyhall.platform.websockets import FrameWritingProtocol, frame_writer, text_frame
+from studyhall.platform.websockets import (
+    FrameWriter,
+    FrameWritingProtocol,
+    frame_writer,
+    text_frame,
+)
 from tests.helpers import alive, cyclic_collector_off, on_port, until_alive_at_most
 
 WAIT_SECONDS = 15.0
 BIG = 256 * 1024
+
+
+async def _accepted(scope: dict[str, Any], receive: Any, send: Any) -> FrameWriter:
+    """Accept the WebSocket; its frame writer, which ``studyhall serve`` always offers."""
+    await receive()
+    await send({"type": "websocket.accept"})
+    write = frame_writer(scope)
+    assert write is not None
+    return write
 
 
 def _message(number: int, size: int = 0) -> bytes:
@@ -24,10 +38,7 @@ async def test_direct_frames_and_awaited_sends_arrive_in_the_order_written() -> 
     after_close: list[bool] = []
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        await receive()
-        await send({"type": "websocket.accept"})
-        write = frame_writer(scope)
-        assert write is not None
+        write = await _accepted(scope, receive, send)
         assert write(text_frame(_message(1)))
         await send({"type": "websocket.send", "text": _message(2).decode()})
         assert write(text_frame(_message(3)))
@@ -53,10 +64,7 @@ async def test_a_peer_that_stops_reading_gets_the_rest_through_the_awaited_send(
     refused_after: list[int] = []
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        await receive()
-        await send({"type": "websocket.accept"})
-        write = frame_writer(scope)
-        assert write is not None
+        write = await _accepted(scope, receive, send)
         written = 0
         while write(text_frame(_message(written, BIG))):
             written += 1
@@ -81,10 +89,7 @@ async def test_a_closed_connection_is_freed_without_the_cyclic_collector() -> No
     objects and a 500 ms pause of the process after 8,500 players."""
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        await receive()
-        await send({"type": "websocket.accept"})
-        write = frame_writer(scope)
-        assert write is not None
+        write = await _accepted(scope, receive, send)
         assert write(text_frame(_message(1)))
         while (await receive())["type"] != "websocket.disconnect":
             pass
