@@ -6,10 +6,12 @@ Receives wait with a timeout because on Redis delivery crosses the network.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
-from studyhall.platform.pubsub import MemoryPubSub, Message, PubSub, Subscription
+from studyhall.platform.pubsub import MemoryPubSub, Message, PubSub, RedisPubSub, Subscription
 from tests.platform.conftest import RedisNamespace
 
 DELIVERY_TIMEOUT_SECONDS = 2.0
@@ -111,10 +113,87 @@ async def test_each_publishers_messages_arrive_in_order(pubsub: PubSub) -> None:
         assert [message for name, message in received if name == channel] == expected
 
 
-async def test_memory_slow_subscriber_loses_its_oldest_messages() -> None:
-    pubsub = MemoryPubSub(max_queued=2)
-    async with pubsub.subscribe("room") as subscription:
-        for number in range(5):
-            await pubsub.publish("room", b"%d" % number)
-        assert pubsub.dropped == 3
-        assert [await receive(subscription) for _ in range(2)] == [("room", b"3"), ("room", b"4")]
+async def test_a_slow_subscriber_loses_its_oldest_messages_and_holds_up_no_one(
+    backend: RedisNamespace | None,
+) -> None:
+    pubsub: MemoryPubSub | RedisPubSub = (
+        MemoryPubSub(max_queued=2)
+        if backend is None
+        else RedisPubSub(backend.client, backend.prefix, max_queued=2)
+    )
+    try:
+        async with pubsub.subscribe("room") as slow, pubsub.subscribe("room") as reading:
+            for number in range(5):
+                await pubsub.publish("room", b"%d" % number)
+                assert await receive(reading) == ("room", b"%d" % number)
+            assert pubsub.dropped == 3
+            assert [await receive(slow) for _ in range(2)] == [("room", b"3"), ("room", b"4")]
+    finally:
+        await pubsub.close()
+
+
+async def test_a_channel_left_and_taken_again_at_once_delivers(pubsub: PubSub) -> None:
+    """On Redis the second SUBSCRIBE follows the UNSUBSCRIBE on one connection: the new
+    subscriber must wait for its own confirmation, not take the first one's."""
+    for round_number in range(20):
+        async with pubsub.subscribe("room"):
+            pass
+        async with pubsub.subscribe("room") as subscription:
+            await pubsub.publish("room", b"%d" % round_number)
+            assert await receive(subscription) == ("room", b"%d" % round_number)
+
+
+async def test_a_process_holds_one_redis_connection_for_all_its_subscriptions(
+    redis_namespace: RedisNamespace,
+) -> None:
+    """A node with thousands of leaderboard streams and game rooms must not hold as many
+    Redis connections (10,000 by default for all nodes together)."""
+    pubsub = RedisPubSub(redis_namespace.client, redis_namespace.prefix)
+    channels = [f"board-{number}" for number in range(50)]
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            subscriptions = [
+                await stack.enter_async_context(pubsub.subscribe(channel))
+                for channel in channels
+                for _ in range(2)
+            ]
+            counts = await redis_namespace.client.pubsub_numsub(
+                *(redis_namespace.prefix + channel for channel in channels)
+            )
+            assert {count for _, count in counts} == {1}, "one Redis subscription a channel"
+            subscribers = [
+                client
+                for client in await redis_namespace.client.client_list(_type="pubsub")
+                if int(client["sub"]) >= len(channels)
+            ]
+            assert len(subscribers) == 1, "every channel on one connection"
+            await pubsub.publish("board-7", b"changed")
+            assert [await receive(one) for one in subscriptions[14:16]] == [
+                ("board-7", b"changed")
+            ] * 2
+    finally:
+        await pubsub.close()
+
+
+async def test_a_broken_connection_ends_every_subscription_with_the_error(
+    redis_namespace: RedisNamespace,
+) -> None:
+    """Each reader then resubscribes and catches up on its own terms, on a new connection."""
+    pubsub = RedisPubSub(redis_namespace.client, redis_namespace.prefix)
+    try:
+        async with pubsub.subscribe("a") as first, pubsub.subscribe("b") as second:
+            ours = [
+                client
+                for client in await redis_namespace.client.client_list(_type="pubsub")
+                if client["sub"] == "2"
+            ]
+            newest = min(ours, key=lambda client: int(client["age"]))
+            await redis_namespace.client.client_kill_filter(_id=newest["id"])
+            for subscription in (first, second):
+                with pytest.raises(RedisConnectionError):
+                    await receive(subscription)
+        async with pubsub.subscribe("a") as again:
+            await pubsub.publish("a", b"back")
+            assert await receive(again) == ("a", b"back")
+    finally:
+        await pubsub.close()

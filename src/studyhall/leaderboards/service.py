@@ -165,7 +165,8 @@ async def stream(
 @contextlib.asynccontextmanager
 async def _subscribed(platform: Platform, exam_id: uuid.UUID) -> AsyncIterator[Subscription]:
     """Litestar cancels the stream of a client that left, and keeps cancelling each await
-    until the stream ends: leaving the subscription (a Redis connection) is shielded."""
+    until the stream ends: leaving the subscription (an UNSUBSCRIBE in Redis when it is
+    the node's last viewer of the board) is shielded."""
     subscription = platform.pubsub.subscribe(boards.channel(exam_id))
     await subscription.__aenter__()
     try:
