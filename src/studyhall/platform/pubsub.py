@@ -233,23 +233,31 @@ class RedisPubSub:
 
     async def _attach(self, subscription: _QueuedSubscription) -> None:
         """Returns once Redis confirmed every channel of ``subscription``."""
+        shared = None
+        fresh: dict[str, asyncio.Future[None]] = {}
         try:
             shared = await self._connection()
-            fresh, confirmations = [], []
+            confirmations = []
             for channel in subscription.channels:
                 self._local.setdefault(channel, set()).add(subscription)
                 ready = shared.ready.get(channel)
                 if ready is None:
                     ready = shared.ready[channel] = asyncio.get_running_loop().create_future()
                     shared.pending.setdefault(channel, deque()).append(ready)
-                    fresh.append(self._prefix + channel)
+                    fresh[channel] = ready
                 confirmations.append(ready)
             if fresh:
-                await shared.pubsub.subscribe(*fresh)
+                await shared.pubsub.subscribe(*(self._prefix + channel for channel in fresh))
+                fresh = {}  # sent: Redis will confirm them, in order
             async with asyncio.timeout(_SUBSCRIBE_TIMEOUT_SECONDS):
                 # Shielded: a subscriber that gives up must not cancel another's wait.
                 await asyncio.gather(*(asyncio.shield(ready) for ready in confirmations))
         except BaseException:
+            if shared is not None:
+                for channel, unsent in fresh.items():  # no confirmation will ever come
+                    shared.pending[channel].remove(unsent)
+                    if shared.ready.get(channel) is unsent:
+                        del shared.ready[channel]
             subscription.end()
             await self._release(subscription.channels)
             raise
@@ -278,7 +286,7 @@ class RedisPubSub:
         try:
             while True:
                 reply = await shared.pubsub.get_message(timeout=None)
-                if reply is None:
+                if reply is None or reply["type"] not in ("message", "subscribe"):
                     continue
                 name = cast(bytes, reply["channel"])[self._prefix_length :].decode()
                 if reply["type"] == "message":
