@@ -99,6 +99,18 @@ class _QueuedSubscription:
         self.offer(None)
 
 
+def _take_off(
+    by_channel: dict[str, set[_QueuedSubscription]], subscription: _QueuedSubscription
+) -> None:
+    """Remove ``subscription`` from each of its channels; a channel left empty goes."""
+    for channel in subscription.channels:
+        listeners = by_channel.get(channel)
+        if listeners is not None:
+            listeners.discard(subscription)
+            if not listeners:
+                del by_channel[channel]
+
+
 # --- in-process -------------------------------------------------------------------------------
 
 
@@ -135,12 +147,7 @@ class MemoryPubSub:
             self._subscriptions.setdefault(channel, set()).add(subscription)
 
     def _detach(self, subscription: _QueuedSubscription) -> None:
-        for channel in subscription.channels:
-            listeners = self._subscriptions.get(channel)
-            if listeners is not None:
-                listeners.discard(subscription)
-                if not listeners:
-                    del self._subscriptions[channel]
+        _take_off(self._subscriptions, subscription)
 
     async def close(self) -> None:
         open_subscriptions = set[_QueuedSubscription]().union(*self._subscriptions.values())
@@ -263,12 +270,7 @@ class RedisPubSub:
             raise
 
     def _detach(self, subscription: _QueuedSubscription) -> None:
-        for channel in subscription.channels:
-            listeners = self._local.get(channel)
-            if listeners is not None:
-                listeners.discard(subscription)
-                if not listeners:
-                    del self._local[channel]
+        _take_off(self._local, subscription)
 
     async def _release(self, channels: tuple[str, ...]) -> None:
         """Unsubscribe in Redis from those of ``channels`` no subscriber here wants now."""
