@@ -9,12 +9,17 @@ import asyncio
 import contextlib
 
 import pytest
+from prometheus_client import REGISTRY
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from studyhall.platform.pubsub import MemoryPubSub, Message, PubSub, RedisPubSub, Subscription
 from tests.platform.conftest import RedisNamespace
 
 DELIVERY_TIMEOUT_SECONDS = 2.0
+
+
+def _pubsub_dropped() -> float:
+    return REGISTRY.get_sample_value("studyhall_pubsub_dropped_total") or 0.0
 
 
 async def receive(subscription: Subscription) -> Message:
@@ -121,12 +126,14 @@ async def test_a_slow_subscriber_loses_its_oldest_messages_and_holds_up_no_one(
         if backend is None
         else RedisPubSub(backend.client, backend.prefix, max_queued=2)
     )
+    dropped_before = _pubsub_dropped()
     try:
         async with pubsub.subscribe("room") as slow, pubsub.subscribe("room") as reading:
             for number in range(5):
                 await pubsub.publish("room", b"%d" % number)
                 assert await receive(reading) == ("room", b"%d" % number)
             assert pubsub.dropped == 3
+            assert _pubsub_dropped() - dropped_before == 3, "and in the metrics"
             assert [await receive(slow) for _ in range(2)] == [("room", b"3"), ("room", b"4")]
     finally:
         await pubsub.close()

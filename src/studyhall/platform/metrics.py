@@ -65,6 +65,10 @@ LIVE_EVENTS_DROPPED = Counter(
     "studyhall_live_events_dropped_total",
     "Live game frames dropped for connections that could not keep up",
 )
+PUBSUB_DROPPED = Counter(
+    "studyhall_pubsub_dropped_total",
+    "Pub/sub messages a subscriber of this process lost because it read too slowly",
+)
 
 
 def gauge(name: str, help_text: str, value: float) -> Metric:

@@ -20,6 +20,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from studyhall.platform.metrics import PUBSUB_DROPPED
+
 Message = tuple[str, bytes]
 """``(channel, payload)`` as a subscriber receives it."""
 
@@ -83,10 +85,12 @@ class _QueuedSubscription:
                 return item
 
     def offer(self, item: Message | None) -> bool:
-        """Queue without waiting; returns True when the oldest message had to make room."""
+        """Queue without waiting; returns True when the oldest message had to make room
+        (counted in ``studyhall_pubsub_dropped_total``)."""
         dropped = self._queue.full()
         if dropped:
             self._queue.get_nowait()
+            PUBSUB_DROPPED.inc()
         self._queue.put_nowait(item)
         return dropped
 
