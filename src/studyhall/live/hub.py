@@ -40,16 +40,6 @@ WS_RECONNECT = 1012
 GAP_SECONDS = 0.25
 
 
-async def _read(events: Subscription, arrived: asyncio.Queue[bytes | None]) -> None:
-    """Move frames off the subscription (whose read must never be cancelled halfway)."""
-    try:
-        async for _, message in events:
-            for frame in protocol.unbundle(message):
-                arrived.put_nowait(frame)
-    finally:
-        arrived.put_nowait(None)
-
-
 class Listener:
     """One connection's outbox. ``after``: events up to this id were already given to it
     (by a replay or a snapshot), so live copies of them are skipped. ``latest``: the
@@ -279,14 +269,7 @@ class Hub:
                 state = await self._engine.store.state(game_id)
                 expected = state.seq + 1 if state else None
                 room.ready.set()
-                arrived: asyncio.Queue[bytes | None] = asyncio.Queue()
-                reader = asyncio.create_task(_read(events, arrived))
-                try:
-                    await self._deliver_in_order(room, arrived, expected)
-                finally:
-                    reader.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await reader
+                await self._deliver_in_order(room, events, expected)
         except Exception:
             logger.exception("live game %s: subscription lost", game_id)
             for listener in room.listeners:
@@ -294,34 +277,38 @@ class Hub:
             raise
 
     async def _deliver_in_order(
-        self, room: _Room, arrived: asyncio.Queue[bytes | None], expected: int | None
+        self, room: _Room, events: Subscription, expected: int | None
     ) -> None:
         """Fan events out in event-id order. Ids are taken in order but two nodes (or two
         tasks) may publish them the other way round; a frame ahead of the next id waits
         up to ``GAP_SECONDS`` for the ones before it, then goes anyway (an id whose node
-        died before publishing it never comes). A frame behind is delivered late."""
+        died before publishing it never comes). A frame behind is delivered late. When
+        the subscription ends, or fails, the frames still waiting go out first."""
         waiting: dict[int, bytes] = {}
-        while True:
-            try:
-                async with asyncio.timeout(GAP_SECONDS if waiting else None):
-                    frame = await arrived.get()
-            except TimeoutError:
-                expected = min(waiting)
-            else:
-                if frame is None:  # the subscription ended
-                    for event_id in sorted(waiting):
-                        await self._fan_out(room, waiting[event_id])
-                    return
-                event_id = protocol.header(frame)[1]
-                if expected is None:
-                    expected = event_id
-                if event_id < expected:
-                    await self._fan_out(room, frame)
-                    continue
-                waiting[event_id] = frame
-            while expected in waiting:
-                await self._fan_out(room, waiting.pop(expected))
-                expected += 1
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(GAP_SECONDS if waiting else None):
+                        _, message = await anext(events)  # a cancelled wait loses nothing
+                except TimeoutError:
+                    expected = min(waiting)
+                else:
+                    for frame in protocol.unbundle(message):
+                        event_id = protocol.header(frame)[1]
+                        if expected is None:
+                            expected = event_id
+                        if event_id < expected:
+                            await self._fan_out(room, frame)
+                        else:
+                            waiting[event_id] = frame
+                while expected in waiting:
+                    await self._fan_out(room, waiting.pop(expected))
+                    expected += 1
+        except Exception as ended:  # the subscription ended (StopAsyncIteration) or failed
+            for event_id in sorted(waiting):
+                await self._fan_out(room, waiting[event_id])
+            if not isinstance(ended, StopAsyncIteration):
+                raise
 
     async def _fan_out(self, room: _Room, frame: bytes) -> None:
         try:

@@ -30,7 +30,8 @@ class Subscription(Protocol):
     """Entered, it is subscribed: anything published after ``__aenter__`` returns arrives.
 
     Iterate it for messages; leaving the context (or closing the pub/sub)
-    unsubscribes and ends the iteration.
+    unsubscribes and ends the iteration. A read cancelled while it waits (a timeout)
+    loses nothing: the next read gets the next message.
     """
 
     async def __aenter__(self) -> Self: ...
